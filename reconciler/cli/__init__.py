@@ -1,0 +1,139 @@
+"""The ``reconciler`` command line: the only place that prints or chooses an exit code.
+
+Exit codes: 0 success; 1 any error, including usage errors (never 2, which means "changes" or
+"drift" for plan and drift); 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import traceback
+from pathlib import Path
+
+import click
+
+from reconciler import __version__
+from reconciler.cli.logs import configure_logging
+from reconciler.cli.validate import validate
+from reconciler.config import GlobalOptions, resolve
+from reconciler.errors import ReconcilerError
+
+log = logging.getLogger("reconciler")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--config",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Settings file (env RECONCILER_CONFIG; default reconciler.yaml if present).",
+)
+@click.option(
+    "--state",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Use the local backend with this state file (env RECONCILER_STATE).",
+)
+@click.option(
+    "--endpoint", default=None, help="Partner Center API root (env PARTNER_CENTER_ENDPOINT)."
+)
+@click.option(
+    "--simulate",
+    is_flag=True,
+    default=False,
+    help="Run against the embedded Partner Center simulator (env RECONCILER_SIMULATE=1).",
+)
+@click.option(
+    "--no-color",
+    is_flag=True,
+    default=False,
+    help="Plain output (env NO_COLOR). Colour is only ever used on a TTY.",
+)
+@click.option("-v", "--verbose", count=True, help="More log detail on stderr (repeatable).")
+@click.version_option(
+    __version__, "--version", prog_name="reconciler", message="%(prog)s %(version)s"
+)
+@click.pass_context
+def cli(
+    ctx: click.Context,
+    config: Path | None,
+    state: Path | None,
+    endpoint: str | None,
+    simulate: bool,
+    no_color: bool,
+    verbose: int,
+) -> None:
+    """Declarative plan/apply for Partner Center product upgrades."""
+    configure_logging(verbose)
+    options = GlobalOptions(
+        config=config,
+        state=state,
+        endpoint=endpoint,
+        simulate=simulate,
+        no_color=no_color,
+        verbosity=verbose,
+    )
+    ctx.obj = resolve(options)
+
+
+cli.add_command(validate)
+
+
+def _verbosity(argv: list[str]) -> int:
+    """Count -v flags before the command, for deciding whether to show a traceback."""
+    count = 0
+    for arg in argv:
+        if arg in {"-v", "--verbose"}:
+            count += 1
+        elif arg.startswith("-v") and set(arg[1:]) == {"v"}:
+            count += len(arg) - 1
+    return count
+
+
+def run(argv: list[str] | None = None) -> int:
+    """Run the CLI and return its exit code, mapping every error to a message and 1."""
+    args = sys.argv[1:] if argv is None else argv
+    try:
+        result = cli.main(args=args, prog_name="reconciler", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.UsageError as exc:
+        exc.show()
+        return 1
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        return 1
+    except click.ClickException as exc:
+        exc.show()
+        return 1
+    except ReconcilerError as exc:
+        return _report(exc, args, exc.message, exc.hint)
+    except KeyboardInterrupt:
+        click.echo("Interrupted.", err=True)
+        return 130
+    except Exception as exc:  # a bug: say so in one paragraph, traceback only with -vv
+        return _report(
+            exc,
+            args,
+            f"Unexpected internal error: {type(exc).__name__}: {exc}",
+            "Re-run with -vv for the traceback and report it.",
+        )
+    return result if isinstance(result, int) else 0
+
+
+def _report(exc: BaseException, args: list[str], message: str, hint: str) -> int:
+    if _verbosity(args) >= 2:
+        traceback.print_exception(exc, file=sys.stderr)
+    click.echo(f"Error: {message}", err=True)
+    if hint:
+        click.echo(hint, err=True)
+    return 1
+
+
+def main() -> None:
+    """Console-script entry point."""
+    code = run()
+    sys.stdout.flush()
+    os._exit(code) if code == 130 else sys.exit(code)

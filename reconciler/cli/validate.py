@@ -1,0 +1,43 @@
+"""``reconciler validate``: parse and validate manifests offline."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from reconciler import manifest
+from reconciler.cli.common import manifests_option, resolve_manifests, settings_of
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+@click.command()
+@manifests_option
+@click.pass_context
+def validate(ctx: click.Context, manifest_paths: tuple[Path, ...]) -> int:
+    """Validate manifests offline: no API call, no state access.
+
+    Exit 0 when every manifest is valid; otherwise exit 1, listing every problem as
+    path:line:column: message.
+    """
+    settings = settings_of(ctx)
+    paths = resolve_manifests(ctx, manifest_paths)
+    desired, problems = manifest.check(paths, settings.allowed_families)
+    if problems:
+        for problem in problems:
+            click.echo(str(problem))
+        files = len({p.path for p in problems})
+        click.echo(
+            f"Error: {_plural(len(problems), 'problem')} in {_plural(files, 'file')}.", err=True
+        )
+        return 1
+    customers = len({u.customer_id for u in desired.upgrades})
+    click.echo(
+        f"Valid: {_plural(len(desired.files), 'manifest file')}, "
+        f"{_plural(customers, 'customer')}, "
+        f"{_plural(len(desired.upgrades), 'desired upgrade')}."
+    )
+    return 0

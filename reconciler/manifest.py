@@ -1,0 +1,191 @@
+"""Manifests (YAML) → :class:`~reconciler.model.Desired`, with ``path:line`` on every error.
+
+Discovery, parsing and validation follow ``spec/manifest.md``: every problem in every file is
+collected (not just the first) and reported as ``path:line:column: message``. The fast path for
+valid input composes each file once with libyaml and validates each document once with
+jsonschema; line numbers come from the node tree that is already in memory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import cast
+
+from reconciler.errors import ManifestError
+from reconciler.model import Desired, DesiredUpgrade, SourceLocation, UpgradeKey
+from reconciler.schemacheck import schema_problems, validator_for
+from reconciler.yamlsafe import JSON, Document, Problem, load_documents, locate, problem_at
+
+MAX_FILE_BYTES = 50 * 1024 * 1024
+# A valid manifest nests five levels deep (document → spec → customers → item → id). Deeper
+# documents are still built (so the schema can say what is wrong) up to this bound.
+MAX_DEPTH = 20
+SCHEMA = "manifest.schema.json"
+SUFFIXES = (".yaml", ".yml")
+
+
+def display_path(path: Path) -> str:
+    """A path as the user should see it: relative to the working directory when inside it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def discover(paths: Sequence[Path]) -> tuple[list[Path], list[Problem]]:
+    """Expand files and directories into manifest files (recursive, sorted, no hidden ones)."""
+    files: list[Path] = []
+    problems: list[Problem] = []
+    for path in paths:
+        if path.is_dir():
+            found = sorted(
+                p for p in path.rglob("*")
+                if p.suffix in SUFFIXES and p.is_file()
+                and not any(part.startswith(".") for part in p.relative_to(path).parts)
+            )
+            if not found:
+                problems.append(Problem(str(path), 1, 1, "no manifest files (*.yaml, *.yml) "
+                                                          "found in this directory"))
+            files.extend(found)
+        elif path.is_file():
+            files.append(path)
+        else:
+            problems.append(Problem(str(path), 1, 1, "no such file or directory"))
+    unique = list(dict.fromkeys(files))
+    return unique, problems
+
+
+@dataclass(slots=True)
+class _Collector:
+    """Cross-document bookkeeping: names, customers and the problems found so far."""
+
+    allowed_families: dict[str, str]
+    problems: list[Problem] = field(default_factory=list)
+    upgrades: list[DesiredUpgrade] = field(default_factory=list)
+    names: dict[str, str] = field(default_factory=dict)
+    keys: dict[UpgradeKey, SourceLocation] = field(default_factory=dict)
+
+    def add_document(self, file: str, document: Document) -> None:
+        spec = cast(dict[str, JSON], cast(dict[str, JSON], document.value)["spec"])
+        metadata = cast(dict[str, JSON], cast(dict[str, JSON], document.value)["metadata"])
+        name = cast(str, metadata["name"])
+        name_node = locate(document.node, ["metadata", "name"])
+        here = f"{file}:{name_node.start_mark.line + 1}"
+        if name in self.names:
+            self.problems.append(problem_at(
+                file, name_node, f"metadata.name '{name}' is already used by the manifest at "
+                                 f"{self.names[name]}"))
+            return
+        self.names[name] = here
+        family = self.family(file, document, cast(str, spec["productFamily"]))
+        if family is None:
+            return
+        labels = tuple(sorted(cast(dict[str, str], metadata.get("labels") or {}).items()))
+        self.add_customers(file, document, name, family, labels)
+
+    def family(self, file: str, document: Document, raw: str) -> str | None:
+        canonical = self.allowed_families.get(raw.casefold())
+        if canonical is None:
+            node = locate(document.node, ["spec", "productFamily"])
+            allowed = ", ".join(sorted(self.allowed_families.values()))
+            self.problems.append(problem_at(
+                file, node, f"spec.productFamily: unknown product family {raw!r} "
+                            f"(allowed: {allowed})"))
+        return canonical
+
+    def add_customers(self, file: str, document: Document, manifest_name: str, family: str,
+                      labels: tuple[tuple[str, str], ...]) -> None:
+        spec = cast(dict[str, JSON], cast(dict[str, JSON], document.value)["spec"])
+        customers = cast(list[dict[str, str]], spec["customers"])
+        item_nodes = locate(document.node, ["spec", "customers"]).value
+        for index, (customer, node) in enumerate(zip(customers, item_nodes, strict=True)):
+            key = UpgradeKey(customer["id"].lower(), family)
+            mark = node.start_mark
+            location = SourceLocation(file, mark.line + 1, mark.column + 1)
+            first = self.keys.get(key)
+            if first is not None:
+                id_node = locate(document.node, ["spec", "customers", index, "id"])
+                self.problems.append(problem_at(
+                    file, id_node, f"customer {key.customer_id} is listed twice for "
+                                   f"{family}: first at {first}"))
+                continue
+            self.keys[key] = location
+            self.upgrades.append(DesiredUpgrade(key, location, manifest_name,
+                                                customer.get("name"), labels))
+
+
+def _read(path: Path, file: str) -> tuple[bytes | None, Problem | None]:
+    try:
+        size = os.stat(path).st_size
+        if size > MAX_FILE_BYTES:
+            return None, Problem(file, 1, 1, f"the file is {size / 2**20:.1f} MiB, over the "
+                                             "50 MiB limit for a manifest")
+        return path.read_bytes(), None
+    except OSError as exc:
+        return None, Problem(file, 1, 1, f"cannot read the file: {exc.strerror}")
+
+
+def _check_file(file: str, data: bytes, collector: _Collector) -> None:
+    documents, problems = load_documents(file, data, max_depth=MAX_DEPTH)
+    collector.problems.extend(problems)
+    if not documents and not problems:
+        collector.problems.append(Problem(file, 1, 1, "the file is empty (it holds no YAML "
+                                                      "document)"))
+        return
+    validator = validator_for(SCHEMA)
+    for document in documents:
+        if not document.clean:
+            continue
+        found = schema_problems(file, document, validator)
+        collector.problems.extend(found)
+        if not found:
+            collector.add_document(file, document)
+
+
+def check(paths: Sequence[Path], allowed_families: Iterable[str] = ("Azure",)) \
+        -> tuple[Desired, list[Problem]]:
+    """Load and validate manifests; return what was desired and every problem found.
+
+    The Desired value is only meaningful when the problem list is empty.
+    """
+    files, problems = discover(paths)
+    collector = _Collector({f.casefold(): f for f in allowed_families}, problems)
+    digest = hashlib.sha256()
+    shown: list[str] = []
+    for path in files:
+        file = display_path(path)
+        shown.append(file)
+        data, problem = _read(path, file)
+        if data is None:
+            collector.problems.append(cast(Problem, problem))
+            continue
+        digest.update(file.encode() + b"\0" + hashlib.sha256(data).digest())
+        _check_file(file, data, collector)
+    upgrades = tuple(sorted(collector.upgrades, key=lambda u: u.key))
+    ordered = sorted(collector.problems, key=lambda p: (p.path, p.line, p.column))
+    return Desired(upgrades, f"sha256:{digest.hexdigest()}", tuple(shown)), ordered
+
+
+def load(paths: Sequence[Path], allowed_families: Iterable[str] = ("Azure",)) -> Desired:
+    """Load manifests, raising :class:`ManifestError` listing every problem if any."""
+    desired, problems = check(paths, allowed_families)
+    if problems:
+        raise ManifestError([str(p) for p in problems])
+    return desired
+
+
+def digest_of(paths: Sequence[Path]) -> str:
+    """The manifest digest alone (for checking a saved plan) without validating."""
+    files, _ = discover(paths)
+    digest = hashlib.sha256()
+    for path in files:
+        digest.update(display_path(path).encode() + b"\0"
+                      + hashlib.sha256(path.read_bytes()).digest())
+    return f"sha256:{digest.hexdigest()}"
+
+
+__all__ = ["MAX_FILE_BYTES", "check", "digest_of", "discover", "load"]

@@ -1,0 +1,67 @@
+"""Frozen value types shared by every step of the flow.
+
+An :class:`UpgradeKey` identifies one managed thing: a customer that must be on a product family.
+Keys order by (customer id, family) so that every listing built from them is deterministic.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class UpgradeKey:
+    """One (customer, product family) pair; customer id lower-case, family canonical."""
+
+    customer_id: str
+    product_family: str
+
+    def __str__(self) -> str:
+        return f"{self.customer_id}/{self.product_family}"
+
+
+@dataclass(frozen=True, slots=True)
+class SourceLocation:
+    """Where something was declared: a manifest path and 1-based line and column."""
+
+    path: str
+    line: int
+    column: int = 1
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}"
+
+
+@dataclass(frozen=True, slots=True)
+class DesiredUpgrade:
+    """A customer that a manifest says must be on a product family."""
+
+    key: UpgradeKey
+    source: SourceLocation
+    manifest_name: str
+    customer_name: str | None = None
+    labels: tuple[tuple[str, str], ...] = field(default=())
+
+    @property
+    def customer_id(self) -> str:
+        return self.key.customer_id
+
+    @property
+    def product_family(self) -> str:
+        return self.key.product_family
+
+
+@dataclass(frozen=True, slots=True)
+class Desired:
+    """Everything the manifests ask for, keyed and ordered, plus a digest of their bytes.
+
+    ``digest`` (``sha256:<hex>``) covers the paths and contents of every manifest file read, so a
+    saved plan can tell when the manifests it was made from have changed.
+    """
+
+    upgrades: tuple[DesiredUpgrade, ...]
+    digest: str
+    files: tuple[str, ...] = field(default=())
+
+    def by_key(self) -> dict[UpgradeKey, DesiredUpgrade]:
+        return {u.key: u for u in self.upgrades}

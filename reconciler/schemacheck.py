@@ -1,0 +1,118 @@
+"""JSON-Schema validation of YAML documents, with messages a reviewer can act on.
+
+jsonschema's own messages quote whole instances and regular expressions; these name the field,
+say what was expected, and point at the offending node's line and column.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from functools import cache
+from importlib import resources
+from typing import Any, cast
+
+import jsonschema
+from jsonschema import ValidationError
+
+from reconciler.yamlsafe import Document, Problem, locate, locate_key, problem_at
+
+_TYPE_NAMES = {
+    "object": "a mapping",
+    "array": "a list",
+    "string": "a string",
+    "integer": "an integer",
+    "number": "a number",
+    "boolean": "true or false",
+    "null": "null",
+}
+
+# What a failed ``pattern`` means, by the name of the field it applies to.
+_PATTERN_MEANING = {
+    "id": "is not a GUID (expected the form 4c721420-72ad-4708-a0a7-371a2f7b0969)",
+    "name": "is not a valid name (lower-case letters, digits and dashes, at most 63, "
+            "starting and ending with a letter or digit)",
+}
+
+
+@cache
+def load_schema(name: str) -> dict[str, Any]:
+    """Load a JSON Schema shipped inside the package (``reconciler/schemas/<name>``)."""
+    text = resources.files("reconciler").joinpath("schemas", name).read_text("utf-8")
+    return cast(dict[str, Any], json.loads(text))
+
+
+@cache
+def validator_for(name: str) -> jsonschema.protocols.Validator:
+    """A reusable draft 2020-12 validator for a packaged schema."""
+    schema = load_schema(name)
+    cls = jsonschema.validators.validator_for(schema)
+    cls.check_schema(schema)
+    return cls(schema)
+
+
+def describe(value: object) -> str:
+    """A short description of a value's YAML type, for 'expected X, found Y' messages."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list"
+    return "a mapping"
+
+
+def where(path: Sequence[str | int]) -> str:
+    """Render a JSON path as ``spec.customers[3].id`` (or ``the document`` for the root)."""
+    text = ""
+    for step in path:
+        text += f"[{step}]" if isinstance(step, int) else (f".{step}" if text else step)
+    return text or "the document"
+
+
+def schema_problems(file: str, document: Document,
+                    validator: jsonschema.protocols.Validator) -> list[Problem]:
+    """Every schema violation of one document, located and phrased for humans."""
+    if document.value is None:
+        return [problem_at(file, document.node, "the document is empty")]
+    errors = sorted(validator.iter_errors(document.value), key=lambda e: list(map(str, e.path)))
+    problems: list[Problem] = []
+    for error in errors:
+        problems.extend(_translate(file, document, error))
+    return problems
+
+
+def _translate(file: str, document: Document, error: ValidationError) -> Iterable[Problem]:
+    path: list[str | int] = list(error.absolute_path)
+    node = locate(document.node, path)
+    name = where(path)
+    instance = error.instance
+    kind = error.validator
+    if kind == "required":
+        present = instance if isinstance(instance, dict) else {}
+        for field in cast(list[str], error.validator_value):
+            if field not in present:
+                yield problem_at(file, node, f"{name}: missing required field '{field}'")
+    elif kind == "additionalProperties" and isinstance(instance, dict):
+        schema = error.schema if isinstance(error.schema, dict) else {}
+        allowed = set(cast(dict[str, Any], schema.get("properties", {})))
+        for extra in sorted(set(instance) - allowed):
+            key_node = locate_key(document.node, path, extra)
+            hint = f" (allowed: {', '.join(sorted(allowed))})" if allowed else ""
+            yield problem_at(file, key_node, f"{name}: unknown field '{extra}'{hint}")
+    elif kind == "type":
+        expected = _TYPE_NAMES.get(str(error.validator_value), str(error.validator_value))
+        yield problem_at(file, node, f"{name}: expected {expected}, found {describe(instance)}")
+    elif kind == "const":
+        yield problem_at(file, node, f"{name}: must be {error.validator_value!r}, "
+                                     f"not {instance!r}")
+    elif kind == "pattern":
+        field = str(path[-1]) if path else ""
+        meaning = _PATTERN_MEANING.get(field, f"does not match {error.validator_value}")
+        yield problem_at(file, node, f"{name}: {json.dumps(instance)} {meaning}")
+    else:
+        yield problem_at(file, node, f"{name}: {error.message}")

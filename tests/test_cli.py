@@ -1,0 +1,83 @@
+"""The CLI skeleton and ``validate`` through a real subprocess: exit codes and messages."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+from reconciler import __version__
+from tests.conftest import REPO, Result
+
+Run = Callable[..., Result]
+CORPUS = REPO / "tests" / "corpus"
+
+
+def test_version(run_cli: Run) -> None:
+    result = run_cli("--version")
+    assert (result.code, result.stdout.strip()) == (0, f"reconciler {__version__}")
+
+
+def test_help_exits_zero(run_cli: Run) -> None:
+    result = run_cli("--help")
+    assert result.code == 0
+    assert "validate" in result.stdout
+
+
+def test_usage_errors_exit_1_never_2(run_cli: Run, tmp_path: Path) -> None:
+    for args in (["--bogus"], ["validate", "--bogus"], ["no-such-command"]):
+        result = run_cli(*args, cwd=tmp_path)
+        assert result.code == 1, args
+        assert "Traceback" not in result.stderr
+
+
+def test_validate_examples_from_repo_root(run_cli: Run) -> None:
+    result = run_cli("validate", cwd=REPO)
+    assert result.code == 0, result.stderr
+    assert result.stdout.startswith("Valid: 2 manifest files, 6 customers")
+
+
+def test_validate_lists_every_problem(run_cli: Run) -> None:
+    result = run_cli("validate", "-m", "bad/18-id-number.yaml", "-m", "bad/24-bad-name.yaml",
+                     cwd=CORPUS)
+    assert result.code == 1
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("bad/18-id-number.yaml:8:11: spec.customers[0].id: expected")
+    assert lines[1].startswith("bad/24-bad-name.yaml:4:9: metadata.name:")
+    assert result.stderr.strip() == "Error: 2 problems in 2 files."
+
+
+def test_validate_uses_manifests_from_settings_file(run_cli: Run, tmp_path: Path) -> None:
+    shutil.copytree(CORPUS / "good", tmp_path / "waves")
+    (tmp_path / "waves" / "bom.yaml").unlink()
+    for name in ("crlf.yaml", "multi-document.yaml", "upper-case-guid.yaml",
+                 "lower-case-family.yaml", "ampersand-name.yaml", "unicode-name.yml",
+                 "quoted-id-and-labels.yaml", "explicit-document-end.yaml",
+                 "comments-everywhere.yaml", "family-upper-case.yaml"):
+        (tmp_path / "waves" / name).unlink()
+    (tmp_path / "reconciler.yaml").write_text("manifests: [waves/]\n")
+    result = run_cli("validate", cwd=tmp_path)
+    assert result.code == 0, result.stdout + result.stderr
+    assert "1 manifest file, 0 customers" in result.stdout
+
+
+def test_bad_settings_file_is_one_paragraph_without_traceback(run_cli: Run,
+                                                              tmp_path: Path) -> None:
+    (tmp_path / "reconciler.yaml").write_text("apply:\n  paralelism: 3\n")
+    result = run_cli("validate", cwd=tmp_path)
+    assert result.code == 1
+    assert result.stderr.startswith("Error: The settings file reconciler.yaml is invalid:\n"
+                                    "reconciler.yaml:2:3: apply: unknown field 'paralelism'")
+    assert "Traceback" not in result.stderr
+
+
+def test_traceback_only_with_vv(run_cli: Run, tmp_path: Path) -> None:
+    (tmp_path / "reconciler.yaml").write_text("apply: [\n")
+    assert "Traceback" not in run_cli("-v", "validate", cwd=tmp_path).stderr
+    assert "Traceback" in run_cli("-vv", "validate", cwd=tmp_path).stderr
+
+
+def test_missing_default_manifests_directory(run_cli: Run, tmp_path: Path) -> None:
+    result = run_cli("validate", cwd=tmp_path)
+    assert result.code == 1
+    assert "manifests:1:1: no such file or directory" in result.stdout

@@ -1,0 +1,112 @@
+"""Settings resolution (flag > env > file > default) and settings-file validation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from reconciler.config import GlobalOptions, resolve
+from reconciler.errors import ConfigError
+from reconciler.settings import DEFAULT_ENDPOINT, BackendSettings
+
+FULL = """\
+manifests: [waves/]
+backend:
+  type: local
+  path: state/prod.json
+partner_center:
+  endpoint: https://partner.partnercenterapi.microsoftonline.cn
+  tenant_id: 00000000-0000-0000-0000-000000000001
+  client_id: 00000000-0000-0000-0000-000000000002
+apply:
+  parallelism: 8
+  max_requests_per_minute: 120
+"""
+
+
+def test_defaults_without_settings_file(tmp_path: Path) -> None:
+    settings = resolve(GlobalOptions(), env={}, cwd=tmp_path)
+    assert settings.endpoint == DEFAULT_ENDPOINT
+    assert settings.backend == BackendSettings()
+    assert settings.manifests == (Path("manifests"),)
+    assert settings.parallelism == 4
+    assert settings.config_path is None
+    assert settings.color is True
+
+
+def test_settings_file_is_read_from_working_directory(tmp_path: Path) -> None:
+    (tmp_path / "reconciler.yaml").write_text(FULL)
+    settings = resolve(GlobalOptions(), env={}, cwd=tmp_path)
+    assert settings.manifests == (Path("waves"),)
+    assert settings.backend.path == Path("state/prod.json")
+    assert settings.endpoint == "https://partner.partnercenterapi.microsoftonline.cn"
+    assert settings.parallelism == 8
+    assert settings.max_requests_per_minute == 120
+    assert settings.tenant_id == "00000000-0000-0000-0000-000000000001"
+
+
+def test_paths_in_an_explicit_settings_file_are_relative_to_it(tmp_path: Path) -> None:
+    (tmp_path / "conf").mkdir()
+    (tmp_path / "conf" / "prod.yaml").write_text(FULL)
+    settings = resolve(GlobalOptions(config=Path("conf/prod.yaml")), env={}, cwd=tmp_path)
+    assert settings.manifests == (Path("conf/waves"),)
+    assert settings.backend.path == Path("conf/state/prod.json")
+
+
+def test_precedence_flag_over_env_over_file(tmp_path: Path) -> None:
+    (tmp_path / "reconciler.yaml").write_text(FULL)
+    env = {"PARTNER_CENTER_ENDPOINT": "http://127.0.0.1:9", "RECONCILER_STATE": "env.json"}
+    from_env = resolve(GlobalOptions(), env=env, cwd=tmp_path)
+    assert from_env.endpoint == "http://127.0.0.1:9"
+    assert from_env.backend == BackendSettings(type="local", path=Path("env.json"))
+    from_flags = resolve(GlobalOptions(endpoint="http://localhost:8/", state=Path("flag.json")),
+                         env=env, cwd=tmp_path)
+    assert from_flags.endpoint == "http://localhost:8"
+    assert from_flags.backend.path == Path("flag.json")
+
+
+def test_config_from_environment_variable(tmp_path: Path) -> None:
+    (tmp_path / "other.yaml").write_text("apply: {parallelism: 2}\n")
+    settings = resolve(GlobalOptions(), env={"RECONCILER_CONFIG": "other.yaml"}, cwd=tmp_path)
+    assert settings.parallelism == 2
+
+
+def test_simulate_and_colour_switches(tmp_path: Path) -> None:
+    settings = resolve(GlobalOptions(), env={"RECONCILER_SIMULATE": "1", "NO_COLOR": "1"},
+                       cwd=tmp_path)
+    assert settings.simulate is True
+    assert settings.color is False
+    assert resolve(GlobalOptions(simulate=True, no_color=True), env={}, cwd=tmp_path).simulate
+
+
+def test_missing_explicit_settings_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"The settings file nope.yaml does not exist\."):
+        resolve(GlobalOptions(config=Path("nope.yaml")), env={}, cwd=tmp_path)
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("apply:\n  paralelism: 8\n", "reconciler.yaml:2:3: apply: unknown field 'paralelism'"),
+    ("color: true\n", "reconciler.yaml:1:1: the document: unknown field 'color'"),
+    ("apply:\n  parallelism: many\n",
+     "reconciler.yaml:2:16: apply.parallelism: expected an integer, found a string"),
+    ("backend:\n  type: s3\n", "reconciler.yaml:2:9: backend.type: 's3' is not one of"),
+    ("apply: {}\napply: {}\n", "reconciler.yaml:2:1: duplicate key 'apply'"),
+    ("partner_center:\n  client_secret: hunter2hunter2\n",
+     "reconciler.yaml:2:3: 'client_secret' is a secret and must not be in the settings file"),
+    ("partner_center:\n  refresh_token: abc\n", "set PARTNER_CENTER_REFRESH_TOKEN"),
+    ("backend:\n  connection_string: x\n", "set AZURE_STORAGE_CONNECTION_STRING"),
+    ("backend:\n  type: azureblob\n", "The azureblob backend needs backend.account_url"),
+    ("apply: &a {}\n", "anchor 'a' is not allowed"),
+])
+def test_invalid_settings_files(tmp_path: Path, text: str, expected: str) -> None:
+    (tmp_path / "reconciler.yaml").write_text(text)
+    with pytest.raises(ConfigError) as info:
+        resolve(GlobalOptions(config=Path("reconciler.yaml")), env={}, cwd=tmp_path)
+    assert expected in info.value.message
+    assert "hunter2" not in info.value.message
+
+
+def test_empty_settings_file_means_defaults(tmp_path: Path) -> None:
+    (tmp_path / "reconciler.yaml").write_text("# nothing yet\n")
+    assert resolve(GlobalOptions(), env={}, cwd=tmp_path).parallelism == 4

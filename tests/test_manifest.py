@@ -1,0 +1,138 @@
+"""Manifest loading and validation: the bad-manifest corpus, good edge cases, normalisation."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from reconciler import manifest
+from reconciler.errors import ManifestError
+from reconciler.model import UpgradeKey
+
+CORPUS = Path(__file__).parent / "corpus"
+EXPECTED: dict[str, dict[str, object]] = json.loads((CORPUS / "bad" / "expected.json").read_text())
+G1 = "4c721420-72ad-4708-a0a7-371a2f7b0969"
+
+
+@pytest.fixture(autouse=True)
+def _in_corpus(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Paths are shown relative to the working directory, as a user running from the repo sees.
+    monkeypatch.chdir(CORPUS)
+
+
+def test_corpus_is_large_enough() -> None:
+    assert len(EXPECTED) >= 25
+
+
+@pytest.mark.parametrize("case", sorted(EXPECTED))
+def test_bad_manifest_names_file_and_line(case: str) -> None:
+    expected = EXPECTED[case]
+    target = Path("bad") / case
+    path = target.parent if target.parent.name.startswith("22-") else target
+    _, problems = manifest.check([path])
+    assert len(problems) == expected["count"], [str(p) for p in problems]
+    wanted = f"bad/{case}"
+    assert any(p.path == wanted and p.line == expected["line"]
+               and str(expected["contains"]) in p.message for p in problems), \
+        [str(p) for p in problems]
+
+
+@pytest.mark.parametrize("case", sorted(p.name for p in (CORPUS / "good").iterdir()))
+def test_good_edge_case_passes(case: str) -> None:
+    desired, problems = manifest.check([Path("good") / case])
+    assert problems == []
+    assert all(u.customer_id == u.customer_id.lower() for u in desired.upgrades)
+    assert all(u.product_family == "Azure" for u in desired.upgrades)
+
+
+def test_normalisation_and_source_lines() -> None:
+    desired = manifest.load([Path("good/upper-case-guid.yaml")])
+    (upgrade,) = desired.upgrades
+    assert upgrade.key == UpgradeKey(G1, "Azure")
+    assert str(upgrade.source) == "good/upper-case-guid.yaml:8"
+    assert upgrade.manifest_name == "upper"
+
+
+def test_crlf_and_bom_keep_line_numbers() -> None:
+    for name in ("crlf.yaml", "bom.yaml"):
+        (upgrade,) = manifest.load([Path("good") / name]).upgrades
+        assert upgrade.source.line == 8
+        assert upgrade.customer_name == "Contoso"
+
+
+def test_multi_document_file_yields_every_document() -> None:
+    desired = manifest.load([Path("good/multi-document.yaml")])
+    assert [u.manifest_name for u in desired.upgrades] == ["multi-1", "multi-2"]
+    assert [u.source.line for u in desired.upgrades] == [8, 18]
+
+
+def test_labels_and_names_are_kept() -> None:
+    (upgrade,) = manifest.load([Path("good/quoted-id-and-labels.yaml")]).upgrades
+    assert upgrade.labels == (("region", "emea"), ("wave", "2"))
+    assert upgrade.customer_name == "Contoso"
+
+
+def test_load_raises_with_every_problem() -> None:
+    with pytest.raises(ManifestError) as info:
+        manifest.load([Path("bad/18-id-number.yaml"), Path("bad/19-id-not-guid.yaml")])
+    assert len(info.value.problems) == 2
+    assert "bad/18-id-number.yaml:8:11:" in info.value.problems[0]
+
+
+def test_directory_discovery_is_recursive_sorted_and_skips_hidden(tmp_path: Path) -> None:
+    text = (CORPUS / "good" / "upper-case-guid.yaml").read_text()
+    (tmp_path / "b").mkdir()
+    (tmp_path / ".hidden").mkdir()
+    (tmp_path / "b" / "z.yml").write_text(text.replace("upper", "z"))
+    (tmp_path / "a.yaml").write_text(text.replace("upper", "a").replace(G1, G1[:-1] + "0"))
+    (tmp_path / ".hidden" / "c.yaml").write_text("not: [valid")
+    (tmp_path / "notes.txt").write_text("ignored")
+    files, problems = manifest.discover([tmp_path])
+    assert problems == []
+    assert [f.name for f in files] == ["a.yaml", "z.yml"]
+
+
+def test_missing_path_and_empty_directory_are_problems(tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    _, problems = manifest.check([tmp_path / "missing.yaml", tmp_path / "empty"])
+    messages = sorted(p.message for p in problems)
+    assert messages == ["no manifest files (*.yaml, *.yml) found in this directory",
+                        "no such file or directory"]
+
+
+def test_file_over_50_mib_is_refused_without_reading(tmp_path: Path) -> None:
+    big = tmp_path / "big.yaml"
+    with big.open("wb") as handle:
+        handle.truncate(manifest.MAX_FILE_BYTES + 1)
+    _, problems = manifest.check([big])
+    assert len(problems) == 1
+    assert problems[0].line == 1
+    assert "over the 50 MiB limit" in problems[0].message
+
+
+def test_digest_changes_with_content_and_is_stable(tmp_path: Path) -> None:
+    path = tmp_path / "m.yaml"
+    path.write_text((CORPUS / "good" / "bom.yaml").read_text(encoding="utf-8-sig"))
+    first = manifest.load([path]).digest
+    assert manifest.load([path]).digest == first == manifest.digest_of([path])
+    path.write_text(path.read_text().replace("Contoso", "Contoso Ltd"))
+    assert manifest.load([path]).digest != first
+
+
+def test_allowed_families_come_from_configuration() -> None:
+    _, problems = manifest.check([Path("good/lower-case-family.yaml")], ["Modern"])
+    assert [p.message for p in problems] == [
+        "spec.productFamily: unknown product family 'azure' (allowed: Modern)"]
+
+
+def test_packaged_schema_matches_published_schema() -> None:
+    root = Path(__file__).parent.parent
+    assert (root / "schemas" / "manifest.schema.json").read_bytes() == \
+        (root / "reconciler" / "schemas" / "manifest.schema.json").read_bytes()
+
+
+def test_example_manifests_are_valid() -> None:
+    desired = manifest.load([Path(__file__).parent.parent / "manifests"])
+    assert len({u.customer_id for u in desired.upgrades}) >= 3
