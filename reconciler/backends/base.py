@@ -1,0 +1,205 @@
+"""The small protocol every state backend implements, and the lock holder information.
+
+A backend stores one State as a *snapshot* plus a *journal* of single-record changes made since:
+``append`` records one change durably and cheaply (a run with 10,000 changes must not rewrite a
+100,000-record file each time); ``write`` replaces the whole snapshot atomically and folds the
+journal into it; ``read`` returns the snapshot with the journal folded in. The local backend keeps
+files; the Azure Blob backend keeps blobs (a block blob, an append blob, a leased lock).
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import socket
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from reconciler import __version__
+from reconciler.state import State, StateChange, utc_now
+
+
+@dataclass(frozen=True, slots=True)
+class LockInfo:
+    """Who holds (or wants) the state lock; Terraform's fields plus what staleness needs.
+
+    ``pid``, ``host`` and ``pid_start`` let a later run prove the holder died on this host
+    (``pid_start`` guards against the PID being reused by an unrelated process).
+    """
+
+    id: str
+    operation: str
+    who: str
+    version: str
+    created: str
+    path: str = ""
+    info: str = ""
+    run_url: str | None = None
+    pid: int | None = None
+    host: str | None = None
+    pid_start: str | None = None
+
+    @staticmethod
+    def new(operation: str, info: str = "", env: Mapping[str, str] | None = None) -> LockInfo:
+        """Lock information for this process, about to run ``operation`` (e.g. "apply")."""
+        host = socket.gethostname()
+        return LockInfo(
+            id=str(uuid.uuid4()),
+            operation=operation,
+            who=f"{_user()}@{host}",
+            version=__version__,
+            created=utc_now(),
+            info=info,
+            run_url=detect_run_url(os.environ if env is None else env),
+            pid=os.getpid(),
+            host=host,
+            pid_start=process_start_time(os.getpid()),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form, with Terraform's field names."""
+        return {
+            "ID": self.id,
+            "Operation": self.operation,
+            "Info": self.info,
+            "Who": self.who,
+            "Version": self.version,
+            "Created": self.created,
+            "Path": self.path,
+            "RunURL": self.run_url,
+            "PID": self.pid,
+            "Host": self.host,
+            "PIDStart": self.pid_start,
+        }
+
+    @staticmethod
+    def from_dict(data: Mapping[str, Any]) -> LockInfo:
+        """Parse the JSON form; raises KeyError/TypeError when it is not lock information."""
+        pid = data.get("PID")
+        return LockInfo(
+            id=str(data["ID"]),
+            operation=str(data.get("Operation", "")),
+            who=str(data.get("Who", "")),
+            version=str(data.get("Version", "")),
+            created=str(data.get("Created", "")),
+            path=str(data.get("Path", "")),
+            info=str(data.get("Info", "")),
+            run_url=_opt_str(data.get("RunURL")),
+            pid=pid if isinstance(pid, int) and not isinstance(pid, bool) else None,
+            host=_opt_str(data.get("Host")),
+            pid_start=_opt_str(data.get("PIDStart")),
+        )
+
+    def describe(self) -> str:
+        """One human sentence naming the holder, e.g. for a LockError."""
+        text = f'ID {self.id}, held by {self.who} for "{self.operation}" since {self.created}'
+        if self.pid is not None:
+            text += f" (pid {self.pid})"
+        if self.run_url:
+            text += f", run {self.run_url}"
+        return text
+
+    def holder_is_dead(self) -> bool:
+        """True only when the holder provably no longer runs: same host, and its PID is gone."""
+        if self.pid is None or self.host != socket.gethostname():
+            return False
+        # Our own PID counts too: a restarted container often reuses the PID of the process
+        # that died; pid_start tells them apart.
+        return not _pid_alive(self.pid, self.pid_start)
+
+
+class StateBackend(Protocol):
+    """Where state lives. Writes (``append``, ``write``) need the lock held by this object."""
+
+    def describe(self) -> str:
+        """A short phrase naming the location, e.g. "local state file .reconciler/state.json"."""
+        ...
+
+    def read(self) -> State | None:
+        """The state with its journal folded in, or None when none exists (creates nothing)."""
+        ...
+
+    def write(self, state: State) -> None:
+        """Atomically replace the snapshot with ``state`` (keeping a backup); fold the journal."""
+        ...
+
+    def append(self, change: StateChange) -> None:
+        """Record one change durably before returning; thread-safe; cheap at any state size."""
+        ...
+
+    def lock(self, info: LockInfo, timeout: float = 0.0) -> LockInfo:
+        """Take the lock, waiting up to ``timeout`` seconds; raise LockError naming the holder."""
+        ...
+
+    def unlock(self, lock_id: str) -> None:
+        """Release the lock this object holds."""
+        ...
+
+    def current_lock(self) -> LockInfo | None:
+        """Who holds the lock now, or None."""
+        ...
+
+    def force_unlock(self, lock_id: str) -> LockInfo:
+        """Remove the lock if (and only if) its ID is ``lock_id``; return what was removed."""
+        ...
+
+    def close(self) -> None:
+        """Release open handles (not the lock)."""
+        ...
+
+
+def detect_run_url(env: Mapping[str, str]) -> str | None:
+    """The CI run's URL when running in GitHub Actions, Azure Pipelines or GitLab CI."""
+    if env.get("GITHUB_RUN_ID") and env.get("GITHUB_REPOSITORY"):
+        server = env.get("GITHUB_SERVER_URL", "https://github.com").rstrip("/")
+        return f"{server}/{env['GITHUB_REPOSITORY']}/actions/runs/{env['GITHUB_RUN_ID']}"
+    collection, project = env.get("SYSTEM_COLLECTIONURI"), env.get("SYSTEM_TEAMPROJECT")
+    if collection and project and env.get("BUILD_BUILDID"):
+        base = collection if collection.endswith("/") else collection + "/"
+        return f"{base}{project}/_build/results?buildId={env['BUILD_BUILDID']}"
+    return env.get("CI_JOB_URL") or None
+
+
+def process_start_time(pid: int) -> str | None:
+    """The process's start time in clock ticks since boot (Linux), to tell reused PIDs apart."""
+    stat = _proc_stat(pid)
+    return None if stat is None else stat[19]
+
+
+def _proc_stat(pid: int) -> list[str] | None:
+    """Fields of /proc/PID/stat after the command name (state first), or None if unavailable."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            raw = f.read().decode("ascii", "replace")
+    except OSError:
+        return None
+    # The command name is in parentheses and may itself contain spaces or parentheses.
+    return raw[raw.rfind(")") + 2 :].split()
+
+
+def _pid_alive(pid: int, start: str | None) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass  # exists, owned by someone else
+    stat = _proc_stat(pid)
+    if stat is None:
+        return True  # no /proc: the PID exists, which is all we can tell
+    if stat[0] in ("Z", "X"):
+        return False  # a zombie holds no lock; it only waits to be reaped
+    return start is None or stat[19] == start
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):
+        return "unknown"
+
+
+def _opt_str(value: object) -> str | None:
+    return None if value is None else str(value)

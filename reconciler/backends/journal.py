@@ -1,0 +1,113 @@
+"""The journal: one JSON line per state change, each with a CRC so damage is never replayed.
+
+A line is ``{"format_version":1,"key":{...},"lineage":"...","op":"put","record":{...},
+"serial":N,"crc32":"xxxxxxxx"}`` followed by a newline. The CRC covers the line without its
+``crc32`` member. An acknowledged change always ends with a newline, so a last line without one
+was torn by a crash mid-write and was never acknowledged: it is ignored. Anything else that does
+not check out is damage, and the journal is refused rather than silently skipped.
+"""
+
+from __future__ import annotations
+
+import json
+import zlib
+from dataclasses import dataclass
+
+from reconciler.state import (
+    StateChange,
+    check_format_version,
+    key_from_dict,
+    key_to_dict,
+    record_from_dict,
+    record_to_dict,
+)
+
+FORMAT_VERSION = 1
+_CRC_TAIL_LEN = len(',"crc32":"00000000"}')
+
+
+class JournalDamage(ValueError):
+    """A complete journal line is not a valid change (line number in ``line``)."""
+
+    def __init__(self, line: int, reason: str) -> None:
+        super().__init__(f"line {line}: {reason}")
+        self.line = line
+
+
+@dataclass(frozen=True, slots=True)
+class JournalContents:
+    """What a journal holds: its changes, their lineage, and how many bytes are sound."""
+
+    lineage: str | None
+    changes: tuple[StateChange, ...]
+    valid_length: int
+    torn_tail: int
+
+
+def encode(lineage: str, change: StateChange) -> bytes:
+    """One journal line (with its newline) for ``change``."""
+    body: dict[str, object] = {
+        "format_version": FORMAT_VERSION,
+        "key": key_to_dict(change.key),
+        "lineage": lineage,
+        "op": "remove" if change.record is None else "put",
+        "serial": change.serial,
+    }
+    if change.record is not None:
+        body["record"] = record_to_dict(change.record)
+    text = json.dumps(body, sort_keys=True, separators=(",", ":"))
+    raw = text.encode("utf-8")
+    crc = zlib.crc32(raw)
+    return raw[:-1] + f',"crc32":"{crc:08x}"}}\n'.encode("ascii")
+
+
+def decode_line(raw: bytes, number: int) -> tuple[str, StateChange]:
+    """Parse one complete line (without its newline) into (lineage, change)."""
+    if len(raw) <= _CRC_TAIL_LEN or not raw.startswith(b"{") or not raw.endswith(b'"}'):
+        raise JournalDamage(number, "not a journal entry")
+    tail = raw[-_CRC_TAIL_LEN:]
+    body = raw[:-_CRC_TAIL_LEN] + b"}"
+    if not tail.startswith(b',"crc32":"'):
+        raise JournalDamage(number, "no checksum")
+    try:
+        expected = int(tail[10:18], 16)
+    except ValueError:
+        raise JournalDamage(number, "unreadable checksum") from None
+    if zlib.crc32(body) != expected:
+        raise JournalDamage(number, "checksum mismatch")
+    try:
+        return _parse(json.loads(body))
+    except (ValueError, TypeError, KeyError) as exc:
+        raise JournalDamage(number, f"invalid entry ({exc})") from None
+
+
+def _parse(data: dict[str, object]) -> tuple[str, StateChange]:
+    check_format_version(data["format_version"], "the journal")
+    lineage, serial, op = data["lineage"], data["serial"], data["op"]
+    if not isinstance(lineage, str) or not isinstance(serial, int) or isinstance(serial, bool):
+        raise TypeError("bad lineage or serial")
+    key = key_from_dict(data["key"])
+    if op == "remove":
+        return lineage, StateChange.remove(serial, key)
+    if op != "put":
+        raise ValueError(f"unknown op {op!r}")
+    record = record_from_dict(data["record"], trusted=True)
+    if record.key != key:
+        raise ValueError("record key differs from entry key")
+    return lineage, StateChange.put(serial, record)
+
+
+def decode(data: bytes) -> JournalContents:
+    """Parse a whole journal; raises JournalDamage for any damaged complete line."""
+    lines = data.split(b"\n")
+    torn = lines.pop()  # b"" when the journal ends with a newline, as it should
+    lineage: str | None = None
+    changes: list[StateChange] = []
+    for number, raw in enumerate(lines, start=1):
+        line_lineage, change = decode_line(raw, number)
+        if lineage is None:
+            lineage = line_lineage
+        elif line_lineage != lineage:
+            raise JournalDamage(number, "entry from a different state (lineage differs)")
+        changes.append(change)
+    return JournalContents(lineage, tuple(changes), len(data) - len(torn), len(torn))

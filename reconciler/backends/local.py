@@ -1,0 +1,298 @@
+"""The local backend: a snapshot file, an append-only journal beside it, and a lock file.
+
+Files, for a state at ``.reconciler/state.json``:
+
+* ``state.json``          the snapshot, replaced atomically (temporary file, fsync, rename,
+                          fsync of the directory); the previous one is kept as ``.backup``;
+* ``state.json.journal``  one fsync'd line per change since the snapshot, so recording a change
+                          costs one small append however many records the state holds;
+* ``state.json.lock``     who holds the lock (see :mod:`reconciler.backends.lock`).
+
+``read`` folds the journal into the snapshot in memory (it never writes, so ``plan`` leaves no
+trace); ``write`` folds it on disk. A crash between the snapshot's rename and the journal's
+truncation is harmless: journal entries at or below the snapshot's serial are skipped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import shutil
+import threading
+from pathlib import Path
+
+from reconciler.backends import journal, snapshot
+from reconciler.backends.base import LockInfo
+from reconciler.backends.fsutil import atomic_write, fsync_directory, sync_data, write_all
+from reconciler.backends.lock import FileLock
+from reconciler.errors import StateError
+from reconciler.state import State, StateChange, fold
+
+log = logging.getLogger(__name__)
+
+_READ_ATTEMPTS = 5
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    """Which file ``path`` names right now (inode, mtime), to notice a replacement."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return st.st_ino, st.st_mtime_ns
+
+
+class LocalBackend:
+    """State in local files; see the module docstring for the layout."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.backup_path = self.path.with_name(self.path.name + ".backup")
+        self.journal_path = self.path.with_name(self.path.name + ".journal")
+        self._lock = FileLock(self.path.with_name(self.path.name + ".lock"), self.path)
+        self._mutex = threading.RLock()  # worker threads of one run share this object
+        self._held: LockInfo | None = None
+        self._journal_fd: int | None = None
+        self._lineage: str | None = None
+        self._serial: int | None = None  # the newest durable serial this object knows of
+        self._valid_journal_length = 0
+        self._snapshot_serial: int | None = None  # the snapshot file's serial, as last seen
+
+    def describe(self) -> str:
+        """E.g. "local state file .reconciler/state.json"."""
+        return f"local state file {self.path}"
+
+    # --- reading ---------------------------------------------------------------------------
+
+    def read(self) -> State | None:
+        """The snapshot with the journal folded in, or None; never creates anything."""
+        with self._mutex:
+            # A reader without the lock (plan --no-lock) may see the snapshot replaced between
+            # reading it and reading the journal; then the pair does not fit, so read again.
+            for _ in range(_READ_ATTEMPTS - 1):
+                before = _identity(self.path)
+                base, contents = self._read_snapshot(), self._read_journal()
+                if _identity(self.path) == before:
+                    break
+            else:
+                base, contents = self._read_snapshot(), self._read_journal()
+            state = self._fold(base, contents)
+            self._snapshot_serial = None if base is None else base.serial
+            if state is not None:
+                self._lineage, self._serial = state.lineage, state.serial
+            self._valid_journal_length = contents.valid_length
+            return state
+
+    def _fold(self, base: State | None, contents: journal.JournalContents) -> State | None:
+        if base is None and not contents.changes:
+            return None
+        if base is None:
+            assert contents.lineage is not None
+            base = State(contents.lineage, 0)
+        elif contents.lineage not in (None, base.lineage):
+            raise StateError(
+                f"The journal {self.journal_path} belongs to a different state (lineage "
+                f"{contents.lineage}, the snapshot's is {base.lineage}). Move it aside "
+                "if the snapshot is the state you want."
+            )
+        try:
+            return fold(base, contents.changes)
+        except ValueError as exc:
+            raise StateError(
+                f"The journal {self.journal_path} cannot be applied to {self.path}: {exc}; "
+                "a change is missing."
+            ) from None
+
+    def _read_snapshot(self) -> State | None:
+        try:
+            raw = self.path.read_bytes()
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise StateError(f"Cannot read the state file {self.path}: {exc.strerror}.") from None
+        try:
+            return snapshot.decode(raw, str(self.path))
+        except snapshot.SnapshotDamage as exc:
+            raise StateError(
+                f"The state file {self.path} is corrupt: {exc}. {self._backup_advice()}",
+                hint="restore the state from its backup",
+            ) from None
+
+    def _backup_advice(self) -> str:
+        if not self.backup_path.exists():
+            return "There is no backup of it; restore it from your own copies."
+        return (
+            f"The previous snapshot is in {self.backup_path}; check it, copy it over "
+            f"{self.path}, and run plan to see what changed since."
+        )
+
+    def _read_journal(self) -> journal.JournalContents:
+        try:
+            raw = self.journal_path.read_bytes()
+        except FileNotFoundError:
+            return journal.JournalContents(None, (), 0, 0)
+        try:
+            contents = journal.decode(raw)
+        except journal.JournalDamage as exc:
+            raise StateError(
+                f"The state journal {self.journal_path} is damaged at {exc}. "
+                f"The snapshot {self.path} does not contain those changes; repair or remove "
+                "the damaged line, then run plan.",
+                hint="repair the state journal",
+            ) from None
+        if contents.torn_tail:
+            log.warning(
+                "Ignoring an incomplete last line (%d bytes) in %s: a crash interrupted it "
+                "before it was recorded.",
+                contents.torn_tail,
+                self.journal_path,
+            )
+        return contents
+
+    # --- writing ---------------------------------------------------------------------------
+
+    def write(self, state: State) -> None:
+        """Atomically replace the snapshot (keeping ``.backup``) and empty the journal."""
+        with self._mutex:
+            if self._held is not None and self._serial is None:
+                self.read()  # learn the lineage and serial this write must follow
+            self._check_writable(state.lineage, state.serial, "write a snapshot")
+            if self._is_on_disk(state):
+                # Rewriting an unchanged snapshot would cost a full write and, worse, replace
+                # the backup of the previous snapshot with a copy of this one.
+                log.debug("%s is unchanged at serial %d; not rewritten.", self.path, state.serial)
+                return
+            try:
+                self._replace_snapshot(state)
+            except OSError as exc:
+                raise StateError(
+                    f"Cannot write the state file {self.path}: {exc.strerror or exc}. "
+                    "The previous state is unchanged."
+                ) from exc
+            self._lineage, self._serial = state.lineage, state.serial
+            log.debug("Wrote %s (serial %d, %d records).", self.path, state.serial, len(state))
+
+    def _is_on_disk(self, state: State) -> bool:
+        return (
+            self._snapshot_serial == state.serial
+            and self._serial == state.serial
+            and self._lineage == state.lineage
+            and self._valid_journal_length == 0
+        )
+
+    def _replace_snapshot(self, state: State) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        chunks = snapshot.encode_chunks(state)
+        if self.path.exists():
+            self._keep_backup()
+        atomic_write(self.path, chunks)
+        # Only now is every journalled change in the snapshot, so the journal may go. (Were
+        # this lost in a crash, read skips entries the snapshot already holds.)
+        if self._journal_fd is not None:
+            os.ftruncate(self._journal_fd, 0)
+            os.fsync(self._journal_fd)
+        elif self.journal_path.exists():
+            os.truncate(self.journal_path, 0)
+        self._valid_journal_length = 0
+        self._snapshot_serial = state.serial
+
+    def _keep_backup(self) -> None:
+        tmp = self.backup_path.with_name(f".{self.backup_path.name}.{os.getpid()}.tmp")
+        tmp.unlink(missing_ok=True)
+        try:
+            # A hard link costs nothing, and the snapshot is only ever replaced, never modified.
+            os.link(self.path, tmp)
+        except OSError:
+            shutil.copyfile(self.path, tmp)
+        os.replace(tmp, self.backup_path)
+
+    def append(self, change: StateChange) -> None:
+        """Durably journal one change whose serial follows the last one; thread-safe."""
+        with self._mutex:
+            if self._serial is None:
+                self.read()
+            if self._lineage is None or self._serial is None:
+                raise StateError(
+                    f"No state exists in {self.path} yet: write a snapshot before changes."
+                )
+            self._check_writable(self._lineage, change.serial, "record a change")
+            if change.serial != self._serial + 1:
+                raise StateError(
+                    f"Change serial {change.serial} does not follow the state's serial "
+                    f"{self._serial} in {self.path}."
+                )
+            fd = self._open_journal()
+            try:
+                write_all(fd, journal.encode(self._lineage, change))
+                sync_data(fd)
+            except OSError as exc:
+                # After a failed fsync the file's contents are unknown: stop writing through it.
+                self._close_journal()
+                self._serial = None
+                raise StateError(f"Cannot record a change in {self.journal_path}: {exc}.") from exc
+            self._serial = change.serial
+
+    def _check_writable(self, lineage: str, serial: int, what: str) -> None:
+        if self._held is None:
+            raise StateError(f"Cannot {what} in {self.path} without holding the state lock.")
+        if self._lineage is not None and lineage != self._lineage:
+            raise StateError(
+                f"Refusing to {what}: {self.path} holds state {self._lineage}, not {lineage}."
+            )
+        if self._serial is not None and serial < self._serial:
+            raise StateError(
+                f"Refusing to {what}: serial {serial} is older than the recorded serial "
+                f"{self._serial} in {self.path}."
+            )
+
+    def _open_journal(self) -> int:
+        if self._journal_fd is not None:
+            return self._journal_fd
+        created = not self.journal_path.exists()
+        fd = os.open(self.journal_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        if os.fstat(fd).st_size > self._valid_journal_length:
+            # Drop a torn last line, or the next change would follow garbage.
+            os.ftruncate(fd, self._valid_journal_length)
+            os.fsync(fd)
+        if created:
+            fsync_directory(self.journal_path.parent)
+        self._journal_fd = fd
+        return fd
+
+    def _close_journal(self) -> None:
+        if self._journal_fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(self._journal_fd)
+            self._journal_fd = None
+
+    # --- locking ---------------------------------------------------------------------------
+
+    def lock(self, info: LockInfo, timeout: float = 0.0) -> LockInfo:
+        """Take the state lock for this object (see :class:`FileLock`)."""
+        held = self._lock.acquire(info, timeout)
+        with self._mutex:
+            self._held = held
+            self._serial = None  # whatever was read before the lock may be out of date
+        return held
+
+    def unlock(self, lock_id: str) -> None:
+        """Release the lock; the journal handle is closed first."""
+        with self._mutex:
+            self._close_journal()
+            self._held = None
+            self._serial = None
+        self._lock.release(lock_id)
+
+    def current_lock(self) -> LockInfo | None:
+        """The current holder of the lock, or None."""
+        return self._lock.current()
+
+    def force_unlock(self, lock_id: str) -> LockInfo:
+        """Remove the lock if its ID is ``lock_id``, whoever holds it."""
+        return self._lock.force_release(lock_id)
+
+    def close(self) -> None:
+        """Close the journal handle (the lock, if held, stays held)."""
+        with self._mutex:
+            self._close_journal()

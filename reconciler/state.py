@@ -1,0 +1,414 @@
+"""Recorded state: the tool's memory of every upgrade it started or adopted.
+
+A :class:`State` is an immutable value: a ``lineage`` (a uuid fixed when the state is created, so
+a saved plan or a journal can tell which state it belongs to), a ``serial`` that goes up by one on
+every change, and one :class:`Record` per (customer, family). "Modify" returns a new State.
+
+This module also holds the dict form of records (stable snake_case field names) that the snapshot
+file, the journal and ``state list --format json`` share. It does no I/O.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any, Protocol
+
+from reconciler.errors import StateError
+from reconciler.model import UpgradeKey
+
+#: The newest snapshot/journal format this version reads and the one it writes.
+FORMAT_VERSION = 1
+
+
+class RecordStatus(StrEnum):
+    """Where a recorded upgrade stands, as far as this tool knows."""
+
+    #: Intent recorded (the MS-RequestId is persisted) but the outcome of the call is unknown.
+    PENDING = "pending"
+    IN_PROGRESS = "in_progress"
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class LineItem:
+    """One subscription's outcome inside an upgrade, as Partner Center reported it."""
+
+    source_product_id: str | None
+    source_product_name: str | None
+    target_product_id: str | None
+    target_product_name: str | None
+    upgraded_date: str | None = None
+    status: str | None = None
+    error_code: str | None = None
+    error_message: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorDetail:
+    """Why an upgrade (or the call that started it) failed."""
+
+    code: str | None
+    message: str
+    correlation_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """Everything recorded about one (customer, family) upgrade."""
+
+    key: UpgradeKey
+    status: RecordStatus
+    request_id: str | None
+    upgrade_id: str | None
+    remote_status: str | None
+    source: str | None
+    customer_name: str | None
+    created_at: str
+    updated_at: str
+    line_items: tuple[LineItem, ...] = ()
+    error: ErrorDetail | None = None
+    attempts: int = 0
+    in_progress_since: str | None = None
+
+
+class RecordSource(Protocol):
+    """Where a RecordMap's undecoded records live (a snapshot's bytes); tokens locate them."""
+
+    def decode(self, key: UpgradeKey, token: int) -> Record:
+        """The record ``token`` locates; raises StateError when it is unreadable."""
+        ...
+
+    def encoded(self, token: int) -> bytes:
+        """The record's JSON bytes exactly as stored."""
+        ...
+
+
+class RecordMap(Mapping[UpgradeKey, Record]):
+    """An immutable mapping of records, some of which may not be decoded yet.
+
+    Reading a 100,000-record snapshot must take well under a second, and decoding every record
+    up front costs several. So a snapshot read only indexes where each record is (its
+    checksum was verified, so the bytes are sound) and decodes a record on first access;
+    writing a snapshot copies the bytes of records nobody touched. Decoding only memoises: the
+    mapping never changes what it maps, and "modify" methods return a new map.
+    """
+
+    __slots__ = ("_items", "_source")
+
+    def __init__(
+        self,
+        items: dict[UpgradeKey, Record | int] | None = None,
+        source: RecordSource | None = None,
+    ) -> None:
+        self._items: dict[UpgradeKey, Record | int] = {} if items is None else items
+        self._source = source
+
+    def __getitem__(self, key: UpgradeKey) -> Record:
+        item = self._items[key]
+        if isinstance(item, Record):
+            return item
+        if self._source is None:
+            raise TypeError("an undecoded record without its source")
+        record = self._source.decode(key, item)
+        self._items[key] = record  # memoise: an equal value, so the mapping is unchanged
+        return record
+
+    def __iter__(self) -> Iterator[UpgradeKey]:
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._items
+
+    def __repr__(self) -> str:
+        return f"RecordMap({len(self._items)} records)"
+
+    def encoded(self, key: UpgradeKey) -> bytes | None:
+        """The record's stored JSON bytes if it was never decoded, else None."""
+        item = self._items[key]
+        if isinstance(item, Record) or self._source is None:
+            return None
+        return self._source.encoded(item)
+
+    def replaced(self, changes: Iterable[tuple[UpgradeKey, Record | None]]) -> RecordMap:
+        """A new map with each (key, record) set, or removed when record is None."""
+        items = dict(self._items)  # copies references only: nothing is decoded
+        for key, record in changes:
+            if record is None:
+                items.pop(key, None)
+            else:
+                items[key] = record
+        return RecordMap(items, self._source)
+
+
+def as_record_map(records: Mapping[UpgradeKey, Record]) -> RecordMap:
+    """``records`` as a RecordMap (itself when it already is one)."""
+    return records if isinstance(records, RecordMap) else RecordMap(dict(records))
+
+
+@dataclass(frozen=True, slots=True)
+class State:
+    """An immutable snapshot of recorded state; every "modify" returns a new State."""
+
+    lineage: str
+    serial: int
+    records: Mapping[UpgradeKey, Record] = field(default_factory=RecordMap)
+    format_version: int = FORMAT_VERSION
+
+    @staticmethod
+    def new() -> State:
+        """A fresh, empty state with a new lineage and serial 0."""
+        return State(lineage=str(uuid.uuid4()), serial=0)
+
+    @staticmethod
+    def of(lineage: str, serial: int, records: Iterable[Record]) -> State:
+        """Build a state from records (the mapping is built once and never mutated)."""
+        items: dict[UpgradeKey, Record | int] = {r.key: r for r in records}
+        return State(lineage, serial, RecordMap(items))
+
+    def get(self, key: UpgradeKey) -> Record | None:
+        """The record for ``key``, or None."""
+        return self.records.get(key)
+
+    def with_record(self, record: Record) -> State:
+        """A new state with ``record`` added or replaced, serial + 1."""
+        records = as_record_map(self.records).replaced([(record.key, record)])
+        return State(self.lineage, self.serial + 1, records, self.format_version)
+
+    def without(self, key: UpgradeKey) -> State:
+        """A new state that no longer tracks ``key`` (serial + 1); the upgrade itself stays."""
+        records = as_record_map(self.records).replaced([(key, None)])
+        return State(self.lineage, self.serial + 1, records, self.format_version)
+
+    def by_customer(self, customer_id: str) -> list[Record]:
+        """Every record of one customer (any family), sorted by family."""
+        wanted = customer_id.lower()
+        keys = sorted(k for k in self.records if k.customer_id == wanted)
+        return [self.records[k] for k in keys]
+
+    def sorted_keys(self) -> list[UpgradeKey]:
+        """Keys in order (customer id, family); sorts on tuples, which is fast."""
+        return sorted(self.records, key=lambda k: (k.customer_id, k.product_family))
+
+    def sorted_records(self) -> Iterator[Record]:
+        """Records in key order (customer id, family)."""
+        for key in self.sorted_keys():
+            yield self.records[key]
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+
+def utc_now() -> str:
+    """The current time as ISO-8601 UTC with a ``Z`` suffix, to the second."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# --- dict form -----------------------------------------------------------------------------
+
+_LINE_ITEM_FIELDS = (
+    "source_product_id",
+    "source_product_name",
+    "target_product_id",
+    "target_product_name",
+    "upgraded_date",
+    "status",
+    "error_code",
+    "error_message",
+)
+
+
+def record_to_dict(record: Record) -> dict[str, Any]:
+    """The JSON-ready dict of a record; field names are part of the state format."""
+    error = record.error
+    return {
+        "attempts": record.attempts,
+        "created_at": record.created_at,
+        "customer_id": record.key.customer_id,
+        "customer_name": record.customer_name,
+        "error": None
+        if error is None
+        else {"code": error.code, "correlation_id": error.correlation_id, "message": error.message},
+        "in_progress_since": record.in_progress_since,
+        "line_items": [{f: getattr(li, f) for f in _LINE_ITEM_FIELDS} for li in record.line_items],
+        "product_family": record.key.product_family,
+        "remote_status": record.remote_status,
+        "request_id": record.request_id,
+        "source": record.source,
+        "status": record.status.value,
+        "updated_at": record.updated_at,
+        "upgrade_id": record.upgrade_id,
+    }
+
+
+def record_from_dict(data: object, *, trusted: bool = False) -> Record:
+    """Parse a record dict; raises ValueError/TypeError/KeyError on anything malformed.
+
+    Callers wrap those into a StateError that names the file. No jsonschema here: a state can
+    hold 100,000 records. ``trusted`` (bytes whose checksum we verified, written by us) skips
+    the per-field type checks, which cost more than building the record.
+    """
+    if trusted and isinstance(data, dict):
+        return _trusted_record(data)
+    d = _as_dict(data)
+    error = d["error"]
+    return Record(
+        key=UpgradeKey(_str(d["customer_id"]), _str(d["product_family"])),
+        status=RecordStatus(d["status"]),
+        request_id=_opt(d["request_id"]),
+        upgrade_id=_opt(d["upgrade_id"]),
+        remote_status=_opt(d["remote_status"]),
+        source=_opt(d["source"]),
+        customer_name=_opt(d["customer_name"]),
+        created_at=_str(d["created_at"]),
+        updated_at=_str(d["updated_at"]),
+        line_items=tuple(_line_item(li) for li in d["line_items"]),
+        error=None if error is None else _error(error),
+        attempts=_int(d["attempts"]),
+        in_progress_since=_opt(d["in_progress_since"]),
+    )
+
+
+def _trusted_record(d: dict[str, Any]) -> Record:
+    # Positional arguments and plain lookups: this runs once per record of a large state.
+    error = d["error"]
+    return Record(
+        UpgradeKey(d["customer_id"], d["product_family"]),
+        _STATUSES[d["status"]],
+        d["request_id"],
+        d["upgrade_id"],
+        d["remote_status"],
+        d["source"],
+        d["customer_name"],
+        d["created_at"],
+        d["updated_at"],
+        tuple(
+            LineItem(
+                li["source_product_id"],
+                li["source_product_name"],
+                li["target_product_id"],
+                li["target_product_name"],
+                li["upgraded_date"],
+                li["status"],
+                li["error_code"],
+                li["error_message"],
+            )
+            for li in d["line_items"]
+        ),
+        None
+        if error is None
+        else ErrorDetail(error["code"], error["message"], error["correlation_id"]),
+        d["attempts"],
+        d["in_progress_since"],
+    )
+
+
+_STATUSES = {status.value: status for status in RecordStatus}
+
+
+def key_to_dict(key: UpgradeKey) -> dict[str, str]:
+    """The dict form of a key, as used by journal removals."""
+    return {"customer_id": key.customer_id, "product_family": key.product_family}
+
+
+def key_from_dict(data: object) -> UpgradeKey:
+    """Parse a key dict; raises ValueError/TypeError/KeyError when malformed."""
+    d = _as_dict(data)
+    return UpgradeKey(_str(d["customer_id"]), _str(d["product_family"]))
+
+
+def _line_item(data: object) -> LineItem:
+    d = _as_dict(data)
+    return LineItem(*(_opt(d[f]) for f in _LINE_ITEM_FIELDS))
+
+
+def _error(data: object) -> ErrorDetail:
+    d = _as_dict(data)
+    return ErrorDetail(_opt(d["code"]), _str(d["message"]), _opt(d["correlation_id"]))
+
+
+def _as_dict(data: object) -> dict[str, Any]:
+    if not isinstance(data, dict):
+        raise TypeError(f"expected an object, got {type(data).__name__}")
+    return data
+
+
+def _str(value: object) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"expected a string, got {value!r}")
+    return value
+
+
+def _opt(value: object) -> str | None:
+    return None if value is None else _str(value)
+
+
+def _int(value: object) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise TypeError(f"expected a non-negative integer, got {value!r}")
+    return value
+
+
+def check_format_version(version: object, origin: str) -> int:
+    """Validate a ``format_version``; a newer one gets a message telling the user to upgrade."""
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise StateError(f"The state in {origin} has an invalid format_version {version!r}.")
+    if version > FORMAT_VERSION:
+        raise StateError(
+            f"The state in {origin} was written by a newer version of reconciler "
+            f"(format {version}); this version reads format {FORMAT_VERSION} at most. "
+            "Upgrade reconciler to use this state.",
+            hint="upgrade reconciler",
+        )
+    return version
+
+
+@dataclass(frozen=True, slots=True)
+class StateChange:
+    """One recorded change, as journalled: ``record`` put at ``key``, or ``key`` removed.
+
+    ``serial`` is the state's serial *after* the change, so changes replay in a strict order and
+    a journal can tell which of its changes a snapshot already holds.
+    """
+
+    serial: int
+    key: UpgradeKey
+    record: Record | None
+
+    @staticmethod
+    def put(serial: int, record: Record) -> StateChange:
+        """The change that adds or replaces ``record``."""
+        return StateChange(serial, record.key, record)
+
+    @staticmethod
+    def remove(serial: int, key: UpgradeKey) -> StateChange:
+        """The change that stops tracking ``key``."""
+        return StateChange(serial, key, None)
+
+
+def fold(state: State, changes: Iterable[StateChange]) -> State:
+    """Apply journalled changes to a snapshot, skipping those it already holds.
+
+    Changes must continue the snapshot's serial without a gap; a gap means a change was lost,
+    which must never be papered over.
+    """
+    pending: list[tuple[UpgradeKey, Record | None]] = []
+    serial = state.serial
+    for change in changes:
+        if change.serial <= state.serial:
+            continue  # folded into the snapshot already (crash between snapshot and truncate)
+        if change.serial != serial + 1:
+            raise ValueError(f"change serial {change.serial} does not follow serial {serial}")
+        pending.append((change.key, change.record))
+        serial = change.serial
+    if not pending:
+        return state
+    records = as_record_map(state.records).replaced(pending)
+    return State(state.lineage, serial, records, state.format_version)
