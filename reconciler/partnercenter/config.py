@@ -1,0 +1,60 @@
+"""The client's settings: one frozen value."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from reconciler import __version__
+
+from .endpoints import DEFAULT_ENDPOINT, validate_endpoint
+from .retry import RetryPolicy
+
+__all__ = ["APPLICATION_NAME", "ClientConfig"]
+
+APPLICATION_NAME = f"partnercenter-reconciler/{__version__}"
+
+
+@dataclass(frozen=True, slots=True)
+class ClientConfig:
+    """How the client talks to Partner Center.
+
+    ``requests_per_minute`` is the client-side rate limit shared by every thread (``None``: no
+    limit); ``max_concurrency`` bounds requests in flight (and sizes the connection pool), and
+    shrinks adaptively on 429. ``max_attempts`` counts every attempt of one call, the first
+    included. ``ca_bundle`` is a CA file for https verification (else ``REQUESTS_CA_BUNDLE`` or
+    the system store). The endpoint is validated on construction.
+    """
+
+    endpoint: str = DEFAULT_ENDPOINT
+    requests_per_minute: float | None = 300.0
+    burst: int = 4
+    max_concurrency: int = 4
+    connect_timeout: float = 10.0
+    read_timeout: float = 60.0
+    max_attempts: int = 5
+    base_delay: float = 0.5
+    max_delay: float = 30.0
+    retry_after_cap: float = 120.0
+    concurrency_recover_after: int = 20
+    concurrency_cooldown: float = 5.0
+    locale: str = "en-US"
+    application: str = APPLICATION_NAME
+    ca_bundle: str | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "endpoint", validate_endpoint(self.endpoint))
+        if self.max_concurrency < 1:
+            raise ValueError("max_concurrency must be at least 1")
+        if self.connect_timeout <= 0 or self.read_timeout <= 0:
+            raise ValueError("timeouts must be positive")
+        self.retry_policy  # noqa: B018 - validates the retry settings now, not at first use
+
+    @property
+    def retry_policy(self) -> RetryPolicy:
+        """The retry settings as a :class:`RetryPolicy`."""
+        return RetryPolicy(
+            max_attempts=self.max_attempts,
+            base_delay=self.base_delay,
+            max_delay=self.max_delay,
+            retry_after_cap=self.retry_after_cap,
+        )
