@@ -17,7 +17,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import median, run_measured, write_manifests  # noqa: E402
+from common import median, run_measured, write_manifests
 
 FLOOR = """
 import yaml, jsonschema

@@ -37,3 +37,37 @@ def manifests_option(func: F) -> F:
 def resolve_manifests(ctx: click.Context, given: tuple[Path, ...]) -> tuple[Path, ...]:
     """The manifests a command should read: ``-m`` paths if given, else the settings'."""
     return given or settings_of(ctx).manifests
+
+
+def parse_duration_option(ctx: click.Context, param: click.Parameter,
+                          value: str | None) -> float | None:
+    """Click callback turning ``90s``/``15m``/``24h``/``2d`` into seconds (usage error if bad)."""
+    if value is None:
+        return None
+    from reconciler.durations import parse_duration
+    from reconciler.errors import UsageError
+
+    try:
+        return parse_duration(value, f"--{(param.name or 'duration').replace('_', '-')}")
+    except UsageError as exc:
+        raise click.BadParameter(exc.message, ctx, param) from exc
+
+
+def lock_options(func: F) -> F:
+    """``--lock-timeout DURATION`` (default 0s: fail at once, naming the holder)."""
+    return click.option("--lock-timeout", default="0s", show_default=True,
+                        callback=parse_duration_option, metavar="DURATION",
+                        help="How long to wait for the state lock (e.g. 90s, 5m).")(func)
+
+
+def no_lock_option(func: F) -> F:
+    """``--no-lock`` for read-only commands (e.g. a pull-request plan while main applies)."""
+    return click.option("--no-lock", "no_lock", is_flag=True, default=False,
+                        help="Read state without taking the lock.")(func)
+
+
+def use_color(ctx: click.Context) -> bool:
+    """Colour only on a TTY, and never with --no-color / NO_COLOR."""
+    import sys
+
+    return settings_of(ctx).color and sys.stdout.isatty()

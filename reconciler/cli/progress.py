@@ -1,0 +1,64 @@
+"""Progress for long phases: a live line on a TTY, a status line every 10 s otherwise."""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from collections.abc import Callable
+from typing import TextIO
+
+#: On a non-TTY (CI logs) at most one line per this many seconds.
+LOG_INTERVAL = 10.0
+
+
+class Progress:
+    """Callable as ``progress(done, total)``; thread-safe; writes to stderr."""
+
+    def __init__(self, label: str, *, stream: TextIO | None = None,
+                 extra: Callable[[], str] | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.label = label
+        self.stream = stream or sys.stderr
+        self.tty = self.stream.isatty()
+        self.extra = extra
+        self.clock = clock
+        self.started = clock()
+        self.last = 0.0 if self.tty else self.started
+        self.lock = threading.Lock()
+        self.shown = False
+
+    def __call__(self, done: int, total: int) -> None:
+        now = self.clock()
+        with self.lock:
+            # A TTY line is redrawn often and always shows the end; a log gets a line only
+            # every LOG_INTERVAL seconds, so short runs stay quiet.
+            due = now - self.last >= (0.1 if self.tty else LOG_INTERVAL)
+            if not due and not (self.tty and done >= total):
+                return
+            self.last = now
+            self._write(self.line(done, total, now))
+
+    def line(self, done: int, total: int, now: float) -> str:
+        """E.g. ``Refreshing: 120/1000 (12%), 35.1/s, ETA 25s``."""
+        elapsed = max(now - self.started, 1e-9)
+        rate = done / elapsed
+        eta = f", ETA {int((total - done) / rate)}s" if rate > 0 and done < total else ""
+        extra = f", {self.extra()}" if self.extra else ""
+        percent = f" ({100 * done // total}%)" if total else ""
+        return f"{self.label}: {done}/{total}{percent}, {rate:.1f}/s{eta}{extra}"
+
+    def _write(self, text: str) -> None:
+        if self.tty:
+            self.stream.write(f"\r\x1b[2K{text}")
+            self.shown = True
+        else:
+            self.stream.write(text + "\n")
+        self.stream.flush()
+
+    def finish(self) -> None:
+        """End the live line so later output starts on a fresh line."""
+        with self.lock:
+            if self.tty and self.shown:
+                self.stream.write("\r\x1b[2K")
+                self.stream.flush()

@@ -1,0 +1,101 @@
+"""Build the Partner Center client a command needs: the real service or the simulator.
+
+With ``--simulate`` the project's simulator runs in this process on a free loopback port and the
+client talks to it over real HTTP. Its world persists in ``simulator.json`` next to the state
+file and is seeded so every customer in the manifests exists and is eligible, which lets a
+newcomer run plan → apply → plan with no credentials.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+
+from reconciler.errors import ConfigError, CredentialsError
+from reconciler.model import Desired
+from reconciler.partnercenter import (
+    AttemptInfo,
+    ClientConfig,
+    InvalidEndpointError,
+    PartnerCenterClient,
+    StaticToken,
+    TokenProvider,
+    token_provider_from_env,
+)
+from reconciler.partnercenter import CredentialsError as ClientCredentialsError
+from reconciler.settings import Settings
+
+log = logging.getLogger(__name__)
+
+SIMULATOR_WORLD = "simulator.json"
+#: How long a simulated upgrade stays in progress (spec: default 5 seconds).
+SIMULATED_COMPLETION_SECONDS = float(os.environ.get("RECONCILER_SIMULATE_COMPLETION", "5"))
+
+
+def simulator_world_path(settings: Settings) -> Path:
+    """Where ``--simulate`` keeps its world: next to the local state file."""
+    return settings.backend.path.parent / SIMULATOR_WORLD
+
+
+def client_config(settings: Settings, endpoint: str, parallelism: int | None) -> ClientConfig:
+    """The client settings for a run (parallelism bounds calls in flight)."""
+    try:
+        return ClientConfig(endpoint=endpoint,
+                            requests_per_minute=float(settings.max_requests_per_minute),
+                            max_concurrency=parallelism or settings.parallelism)
+    except InvalidEndpointError as exc:
+        raise ConfigError(str(exc)) from exc
+
+
+@contextmanager
+def open_client(settings: Settings, *, desired: Desired | None = None,
+                parallelism: int | None = None,
+                on_attempt: Callable[[AttemptInfo], None] | None = None,
+                env: Mapping[str, str] | None = None) -> Iterator[PartnerCenterClient]:
+    """A client for this run; with ``settings.simulate``, backed by the embedded simulator."""
+    if settings.simulate:
+        with _simulator(settings, desired) as (endpoint, token):
+            config = client_config(settings, endpoint, parallelism)
+            with PartnerCenterClient(config, token, on_attempt=on_attempt) as client:
+                yield client
+        return
+    config = client_config(settings, settings.endpoint, parallelism)
+    provider = _credentials(settings, env if env is not None else os.environ)
+    with PartnerCenterClient(config, provider, on_attempt=on_attempt) as client:
+        yield client
+
+
+def _credentials(settings: Settings, env: Mapping[str, str]) -> TokenProvider:
+    merged = dict(env)
+    # The settings file may name the (non-secret) tenant and application ids.
+    if settings.tenant_id and not merged.get("PARTNER_CENTER_TENANT_ID"):
+        merged["PARTNER_CENTER_TENANT_ID"] = settings.tenant_id
+    if settings.client_id and not merged.get("PARTNER_CENTER_CLIENT_ID"):
+        merged["PARTNER_CENTER_CLIENT_ID"] = settings.client_id
+    if settings.authority and not merged.get("PARTNER_CENTER_AUTHORITY"):
+        merged["PARTNER_CENTER_AUTHORITY"] = settings.authority
+    try:
+        return token_provider_from_env(merged, settings.endpoint)
+    except ClientCredentialsError as exc:
+        raise CredentialsError(str(exc), hint="Or run with --simulate to try the tool against "
+                                              "the embedded simulator.") from exc
+
+
+@contextmanager
+def _simulator(settings: Settings, desired: Desired | None) -> Iterator[tuple[str, StaticToken]]:
+    # Imported here: the simulator is only loaded when asked for.
+    from reconciler.simulator import Simulator, SimulatorConfig
+
+    world_path = simulator_world_path(settings)
+    world_path.parent.mkdir(parents=True, exist_ok=True)
+    config = SimulatorConfig(world_path=world_path,
+                             completion_delay_seconds=SIMULATED_COMPLETION_SECONDS)
+    with Simulator(config) as simulator:
+        if desired is not None:
+            for upgrade in desired.upgrades:
+                simulator.world.ensure_customer(upgrade.customer_id, upgrade.customer_name)
+        log.info("simulating Partner Center at %s (world %s)", simulator.url, world_path)
+        yield simulator.url, StaticToken(simulator.token)

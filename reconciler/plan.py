@@ -1,0 +1,264 @@
+"""The planner: ``make(desired, state, observed) -> Plan``. Pure: no I/O, no clock, no logging.
+
+The diff is set algebra on keys: every key that is desired or recorded gets exactly one
+:class:`Change`, whose :class:`Action` says what apply will do. Changes are sorted by action
+order, then customer id, so text, JSON and apply order are deterministic.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Collection
+from dataclasses import dataclass
+from enum import StrEnum
+
+from reconciler.model import Desired, DesiredUpgrade, UpgradeKey
+from reconciler.observed import Observed, SeenEligibility, SeenStatus
+from reconciler.state import Record, RecordStatus, State
+
+FORMAT_VERSION = "1"
+
+
+class Action(StrEnum):
+    """What apply does for one key. ``before``/``after`` are the recorded status around apply.
+
+    ========  ======  ===================  ===================  ===============================
+    action    symbol  before               after                API calls on apply
+    ========  ======  ===================  ===================  ===============================
+    create    ``+``   (none)               pending/in_progress  create (persisted MS-RequestId)
+    adopt     ``<``   (none) or failed     in_progress/done     none
+    resume    ``~``   pending (no id)      in_progress          eligibility, then maybe create
+    retry     ``+``   failed/in_progress   pending/in_progress  create (new MS-RequestId)
+    update    ``~``   pending/in_progress  the status seen      none
+    forget    ``-``   any                  (none)               none
+    blocked   ``!``   any or none          unchanged            none
+    wait      ``…``   in_progress          unchanged            none
+    noop      `` ``   completed            unchanged            none
+    ========  ======  ===================  ===================  ===============================
+    """
+
+    CREATE = "create"
+    ADOPT = "adopt"
+    RESUME = "resume"
+    RETRY = "retry"
+    UPDATE = "update"
+    FORGET = "forget"
+    BLOCKED = "blocked"
+    WAIT = "wait"
+    NOOP = "noop"
+
+    @property
+    def symbol(self) -> str:
+        return _SYMBOLS[self]
+
+    @property
+    def order(self) -> int:
+        return _ORDER[self]
+
+    @property
+    def is_change(self) -> bool:
+        """Whether apply records or calls anything for this action."""
+        return self in CHANGES
+
+
+_SYMBOLS = {
+    Action.CREATE: "+", Action.ADOPT: "<", Action.RESUME: "~", Action.RETRY: "+",
+    Action.UPDATE: "~", Action.FORGET: "-", Action.BLOCKED: "!", Action.WAIT: "…",
+    Action.NOOP: " ",
+}
+_ORDER = {action: index for index, action in enumerate(Action)}
+CHANGES = frozenset({Action.CREATE, Action.ADOPT, Action.RESUME, Action.RETRY, Action.UPDATE,
+                     Action.FORGET})
+#: Actions that make apply POST a create (what --max-upgrades caps).
+STARTS_UPGRADE = frozenset({Action.CREATE, Action.RETRY, Action.RESUME})
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One key's planned action, with the reason a human needs (code never branches on it)."""
+
+    action: Action
+    key: UpgradeKey
+    reason: str
+    source: str | None = None
+    customer_name: str | None = None
+    upgrade_id: str | None = None
+    #: The recorded status before apply (None when not in state).
+    before: str | None = None
+    #: Partner Center's status to record for adopt/update (e.g. "Completed").
+    remote_status: str | None = None
+
+    @property
+    def customer_id(self) -> str:
+        return self.key.customer_id
+
+    @property
+    def product_family(self) -> str:
+        return self.key.product_family
+
+    def sort_key(self) -> tuple[int, str, str]:
+        return (self.action.order, self.key.customer_id, self.key.product_family)
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """Every managed key's change, plus what the plan was made from (to refuse it when stale)."""
+
+    changes: tuple[Change, ...]
+    created_at: str
+    lineage: str | None
+    serial: int | None
+    manifest_digest: str
+    refreshed: bool
+    targets: tuple[str, ...] = ()
+    format_version: str = FORMAT_VERSION
+
+    def summary(self) -> dict[str, int]:
+        """Count per action, every action present (zeros included), in action order."""
+        counts = Counter(change.action for change in self.changes)
+        return {action.value: counts.get(action, 0) for action in Action}
+
+    @property
+    def has_changes(self) -> bool:
+        return any(change.action.is_change for change in self.changes)
+
+    def upgrades_started(self) -> int:
+        """How many changes would POST a create (for --max-upgrades)."""
+        return sum(1 for change in self.changes if change.action in STARTS_UPGRADE)
+
+
+def make(desired: Desired, state: State | None, observed: Observed, *, created_at: str,
+         targets: Collection[str] = ()) -> Plan:
+    """Diff desired against recorded state, informed by what refresh observed.
+
+    ``targets`` (customer ids) restricts the plan to those customers; empty means all.
+    """
+    wanted = {t.lower() for t in targets}
+    desired_by_key = desired.by_key()
+    recorded = state.records if state is not None else {}
+    keys = set(desired_by_key) | set(recorded)
+    if wanted:
+        keys = {k for k in keys if k.customer_id in wanted}
+    changes = []
+    for key in keys:
+        upgrade = desired_by_key.get(key)
+        record = recorded.get(key)
+        if upgrade is None:
+            changes.append(_forget(key, record))
+        else:
+            changes.append(_decide(upgrade, record, observed))
+    changes.sort(key=Change.sort_key)
+    return Plan(
+        changes=tuple(changes),
+        created_at=created_at,
+        lineage=state.lineage if state is not None else None,
+        serial=state.serial if state is not None else None,
+        manifest_digest=desired.digest,
+        refreshed=observed.refreshed,
+        targets=tuple(sorted(wanted)),
+    )
+
+
+def _forget(key: UpgradeKey, record: Record | None) -> Change:
+    status = record.status.value if record is not None else None
+    return Change(Action.FORGET, key,
+                  f"in no manifest; stop tracking (the {status} upgrade is not undone)",
+                  source=record.source if record else None,
+                  customer_name=record.customer_name if record else None,
+                  upgrade_id=record.upgrade_id if record else None, before=status)
+
+
+def _decide(upgrade: DesiredUpgrade, record: Record | None, observed: Observed) -> Change:
+    key = upgrade.key
+    eligibility = observed.eligibility.get(key)
+    if record is None:
+        return _new_key(upgrade, eligibility, observed.refreshed)
+    status = observed.status.get(key)
+    base = Change(Action.NOOP, key, "", source=str(upgrade.source),
+                  customer_name=upgrade.customer_name or record.customer_name,
+                  upgrade_id=record.upgrade_id, before=record.status.value)
+    if record.status is RecordStatus.COMPLETED:
+        return _with(base, Action.NOOP, f"upgraded ({record.remote_status or 'Completed'})")
+    if record.upgrade_id is not None and record.status is not RecordStatus.FAILED:
+        return _known_upgrade(base, record, status)
+    if record.status is RecordStatus.PENDING:
+        return _pending(base, record, eligibility)
+    return _failed(base, record, eligibility)
+
+
+def _with(base: Change, action: Action, reason: str, *, upgrade_id: str | None = None,
+          remote_status: str | None = None) -> Change:
+    return Change(action, base.key, reason, base.source, base.customer_name,
+                  upgrade_id or base.upgrade_id, base.before, remote_status)
+
+
+def _new_key(upgrade: DesiredUpgrade, eligibility: SeenEligibility | None,
+             refreshed: bool) -> Change:
+    base = Change(Action.NOOP, upgrade.key, "", source=str(upgrade.source),
+                  customer_name=upgrade.customer_name)
+    if eligibility is None:
+        reason = "not in state; eligibility not checked (refresh is off)" if not refreshed \
+            else "not in state"
+        return _with(base, Action.CREATE, reason)
+    if eligibility.upgrade_id is not None:
+        return _with(base, Action.ADOPT, f"already upgraded outside this tool "
+                                         f"(upgrade {eligibility.upgrade_id})",
+                     upgrade_id=eligibility.upgrade_id)
+    if eligibility.is_eligible:
+        return _with(base, Action.CREATE, "eligible")
+    return _with(base, Action.BLOCKED, f"not eligible: {eligibility.describe()}")
+
+
+def _known_upgrade(base: Change, record: Record, status: SeenStatus | None) -> Change:
+    """A pending or in-progress record whose upgrade id is known."""
+    since = record.in_progress_since or record.updated_at
+    if status is None:
+        return _with(base, Action.WAIT, f"in progress since {since} (not refreshed)")
+    if not status.found:
+        return _with(base, Action.BLOCKED, f"Partner Center does not know upgrade "
+                                           f"{status.upgrade_id} (900106); run drift, then "
+                                           "state rm or import")
+    if status.foreign:
+        return _with(base, Action.BLOCKED, f"upgrade {status.upgrade_id} belongs to another "
+                                           "customer (900111); run drift, then state rm")
+    if status.failed:
+        detail = status.error_message or status.error_code or "no detail given"
+        return _with(base, Action.RETRY, f"upgrade {status.upgrade_id} failed: {detail}; "
+                                         "start a new one", remote_status=status.status)
+    if status.completed:
+        return _with(base, Action.UPDATE, f"{record.remote_status or record.status.value} → "
+                                          f"{status.status}", remote_status=status.status)
+    if record.status is RecordStatus.PENDING:
+        return _with(base, Action.UPDATE, f"pending → {status.status}",
+                     remote_status=status.status)
+    return _with(base, Action.WAIT, f"{status.status} since {since}",
+                 remote_status=status.status)
+
+
+def _pending(base: Change, record: Record, eligibility: SeenEligibility | None) -> Change:
+    """An intent was recorded but the create's outcome (and the upgrade id) is unknown."""
+    intent = f"an earlier apply recorded intent {record.request_id} at {record.updated_at} " \
+             "but never learned the outcome"
+    if eligibility is None:
+        return _with(base, Action.RESUME, intent)
+    if eligibility.upgrade_id is not None:
+        return _with(base, Action.UPDATE, f"the earlier create went through: upgrade "
+                                          f"{eligibility.upgrade_id}",
+                     upgrade_id=eligibility.upgrade_id)
+    if eligibility.is_eligible:
+        return _with(base, Action.RESUME, intent)
+    return _with(base, Action.BLOCKED, f"not eligible: {eligibility.describe()}")
+
+
+def _failed(base: Change, record: Record, eligibility: SeenEligibility | None) -> Change:
+    error = record.error.message if record.error is not None else "no detail recorded"
+    if eligibility is not None and eligibility.upgrade_id is not None \
+            and eligibility.upgrade_id != record.upgrade_id:
+        return _with(base, Action.ADOPT, f"a new upgrade exists "
+                                         f"(upgrade {eligibility.upgrade_id})",
+                     upgrade_id=eligibility.upgrade_id)
+    if eligibility is not None and not eligibility.is_eligible:
+        return _with(base, Action.BLOCKED, f"previous upgrade failed ({error}); not eligible: "
+                                           f"{eligibility.describe()}")
+    return _with(base, Action.RETRY, f"previous upgrade failed: {error}")
+

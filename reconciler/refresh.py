@@ -1,0 +1,190 @@
+"""Refresh: read Partner Center for exactly the keys whose plan depends on it.
+
+* eligibility for desired keys with no record, a pending intent without an upgrade id, or a
+  failed upgrade (this is also how out-of-band upgrades are found: ``upgradeId`` → adopt);
+* status for desired keys whose pending or in-progress record knows its upgrade id.
+
+Completed records are never re-read here (that is what ``drift`` is for), so a converged plan of
+any size makes no API call. Calls run concurrently; the client's shared rate limiter and adaptive
+concurrency keep them within Partner Center's limits.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Collection, Iterable
+from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from functools import partial
+from types import MappingProxyType
+
+from reconciler.errors import RemoteError
+from reconciler.model import Desired, UpgradeKey
+from reconciler.observed import Observed, SeenEligibility, SeenStatus
+from reconciler.partnercenter import (
+    AuthenticationError,
+    PartnerCenterClient,
+    PartnerCenterError,
+    PermissionDeniedError,
+    UpgradeNotFoundError,
+    UpgradeOwnershipError,
+    UpgradeStatus,
+)
+from reconciler.state import LineItem, Record, RecordStatus, State
+
+log = logging.getLogger(__name__)
+
+#: Called with (calls done, calls in all) after each call.
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True, slots=True)
+class Reads:
+    """Which keys a refresh must read, and with which call."""
+
+    eligibility: tuple[UpgradeKey, ...]
+    status: tuple[tuple[UpgradeKey, str], ...]
+
+    def __len__(self) -> int:
+        return len(self.eligibility) + len(self.status)
+
+
+def needed(desired: Desired, state: State | None, targets: Collection[str] = ()) -> Reads:
+    """The reads a plan needs (pure)."""
+    wanted = {t.lower() for t in targets}
+    records = state.records if state is not None else {}
+    eligibility: list[UpgradeKey] = []
+    status: list[tuple[UpgradeKey, str]] = []
+    for upgrade in desired.upgrades:
+        key = upgrade.key
+        if wanted and key.customer_id not in wanted:
+            continue
+        record = records.get(key)
+        if record is None or _needs_eligibility(record):
+            eligibility.append(key)
+        elif record.upgrade_id is not None and record.status in (RecordStatus.PENDING,
+                                                                 RecordStatus.IN_PROGRESS):
+            status.append((key, record.upgrade_id))
+    return Reads(tuple(eligibility), tuple(status))
+
+
+def _needs_eligibility(record: Record) -> bool:
+    if record.status is RecordStatus.FAILED:
+        return True
+    return record.status is RecordStatus.PENDING and record.upgrade_id is None
+
+
+def seen_status(reply: UpgradeStatus) -> SeenStatus:
+    """The planner's view of a status reply."""
+    items = tuple(
+        LineItem(i.source_product.id, i.source_product.name, i.target_product.id,
+                 i.target_product.name, i.upgraded_date, i.status,
+                 i.error.code if i.error else None, i.error.message if i.error else None)
+        for i in reply.line_items)
+    return SeenStatus(reply.id, reply.status, items, reply.error_code, reply.error_message)
+
+
+def read_status(client: PartnerCenterClient, key: UpgradeKey, upgrade_id: str) -> SeenStatus:
+    """One status read; 900106 and 900111 become observations, not errors."""
+    try:
+        return seen_status(client.status(upgrade_id, key.customer_id, key.product_family))
+    except UpgradeNotFoundError:
+        return SeenStatus(upgrade_id, found=False)
+    except UpgradeOwnershipError:
+        return SeenStatus(upgrade_id, foreign=True)
+
+
+def read_eligibility(client: PartnerCenterClient, key: UpgradeKey) -> SeenEligibility:
+    """One eligibility read (a 200 or a 'not eligible' fault: the client makes them alike)."""
+    answer = client.eligibility(key.customer_id, key.product_family)
+    return SeenEligibility(answer.is_eligible, answer.upgrade_id, answer.reason,
+                           answer.error_code)
+
+
+def refresh(client: PartnerCenterClient, reads: Reads, *, parallelism: int,
+            progress: Progress | None = None) -> Observed:
+    """Run the reads concurrently and collect what was seen.
+
+    Authentication and permission errors stop the refresh at once (every other call would fail
+    the same way). Other failures are collected; if any key could not be read, the refresh fails
+    naming the customers and MS-CorrelationIds, since a plan built on a guess is worse than none.
+    """
+    eligibility: dict[UpgradeKey, SeenEligibility] = {}
+    status: dict[UpgradeKey, SeenStatus] = {}
+    failures: list[tuple[UpgradeKey, PartnerCenterError]] = []
+    counter = _Counter(len(reads), progress)
+
+    def read_one(key: UpgradeKey) -> None:
+        eligibility[key] = read_eligibility(client, key)
+
+    def read_progress(key: UpgradeKey, upgrade_id: str) -> None:
+        status[key] = read_status(client, key, upgrade_id)
+
+    tasks = [_task(partial(read_one, key), key, failures, counter) for key in reads.eligibility]
+    tasks += [_task(partial(read_progress, key, upgrade_id), key, failures, counter)
+              for key, upgrade_id in reads.status]
+    _run_all(tasks, parallelism)
+    if failures:
+        raise _refresh_failed(failures, len(reads))
+    return Observed(MappingProxyType(eligibility), MappingProxyType(status), refreshed=True)
+
+
+class _Counter:
+    """Thread-safe count of finished calls, reported to the progress callback."""
+
+    def __init__(self, total: int, progress: Progress | None) -> None:
+        self.total, self.done, self.progress = total, 0, progress
+        self.lock = threading.Lock()
+
+    def tick(self) -> None:
+        with self.lock:
+            self.done += 1
+            done = self.done
+        if self.progress is not None:
+            self.progress(done, self.total)
+
+
+def _task(call: Callable[[], None], key: UpgradeKey,
+          failures: list[tuple[UpgradeKey, PartnerCenterError]],
+          counter: _Counter) -> Callable[[], None]:
+    def run() -> None:
+        try:
+            call()
+        except (AuthenticationError, PermissionDeniedError):
+            raise
+        except PartnerCenterError as exc:
+            log.warning("refresh of customer %s failed: %s", key.customer_id, exc)
+            failures.append((key, exc))
+        finally:
+            counter.tick()
+    return run
+
+
+def _run_all(tasks: Iterable[Callable[[], None]], parallelism: int) -> None:
+    """Run tasks on a pool; the first auth/permission error cancels the rest and is raised."""
+    with ThreadPoolExecutor(max_workers=max(1, parallelism),
+                            thread_name_prefix="refresh") as pool:
+        futures: list[Future[None]] = [pool.submit(task) for task in tasks]
+        try:
+            done, _ = wait(futures, return_when=FIRST_EXCEPTION)
+        except BaseException:
+            for future in futures:
+                future.cancel()
+            raise
+        for future in done:
+            error = future.exception()
+            if error is not None:
+                for other in futures:
+                    other.cancel()
+                raise error
+
+
+def _refresh_failed(failures: list[tuple[UpgradeKey, PartnerCenterError]],
+                    total: int) -> RemoteError:
+    shown = "; ".join(f"customer {key.customer_id}: {exc}" for key, exc in failures[:5])
+    more = f" (and {len(failures) - 5} more)" if len(failures) > 5 else ""
+    return RemoteError(
+        f"Refresh could not read {len(failures)} of {total} customers from Partner Center, so "
+        f"no plan was made: {shown}{more}.",
+        hint="Re-run plan; if it keeps failing, give Microsoft support the MS-CorrelationIds.")

@@ -1,0 +1,1 @@
+"""Renderers: pure functions from a Plan (or a drift report) to text, JSON or markdown."""

@@ -1,0 +1,62 @@
+"""Human-readable plan output in Terraform's spirit: symbol, customer, family, reason.
+
+Unchanged keys are counted, not listed (a converged plan of 100,000 customers is one line).
+Colour is applied only when the caller says the output is a TTY.
+"""
+
+from __future__ import annotations
+
+import click
+
+from reconciler.plan import Action, Change, Plan
+
+_COLOURS = {
+    Action.CREATE: "green", Action.RETRY: "green", Action.ADOPT: "cyan",
+    Action.RESUME: "yellow", Action.UPDATE: "yellow", Action.FORGET: "red",
+    Action.BLOCKED: "magenta", Action.WAIT: "blue", Action.NOOP: "white",
+}
+_NAME_WIDTH = 32
+
+
+def summary_line(plan: Plan) -> str:
+    """The spec's one-line summary of a plan."""
+    s = plan.summary()
+    return (f"Plan: {s['create']} to create, {s['adopt']} to adopt, {s['resume']} to resume, "
+            f"{s['retry']} to retry, {s['update']} to update, {s['forget']} to forget; "
+            f"{s['blocked']} blocked, {s['wait']} in progress, {s['noop']} unchanged.")
+
+
+def _name(change: Change, width: int) -> str:
+    name = change.customer_name or ""
+    if len(name) > width:
+        name = name[: width - 1] + "…"
+    return name.ljust(width)
+
+
+def _line(change: Change, width: int, color: bool) -> str:
+    head = f"{change.action.symbol} {change.action.value:<7}"
+    if color:
+        head = click.style(head, fg=_COLOURS[change.action], bold=change.action.is_change)
+    return (f"  {head}  {change.customer_id}  {_name(change, width)}  "
+            f"{change.product_family}  {change.reason}").rstrip()
+
+
+def render(plan: Plan, *, color: bool = False) -> str:
+    """The plan as text, ending with the summary line."""
+    shown = [c for c in plan.changes if c.action is not Action.NOOP]
+    width = min(_NAME_WIDTH, max((len(c.customer_name or "") for c in shown), default=0))
+    lines: list[str] = []
+    if not plan.refreshed:
+        lines += ["Note: refresh was off; Partner Center was not consulted, so eligibility and "
+                  "upgrade progress are as last recorded.", ""]
+    if plan.targets:
+        lines += [f"Note: planning only the targeted customers: {', '.join(plan.targets)}.", ""]
+    if shown:
+        lines.append("reconciler will perform the following actions:")
+        lines.append("")
+        lines += [_line(change, width, color) for change in shown]
+        lines.append("")
+    lines.append(summary_line(plan))
+    if not plan.has_changes:
+        lines.append("No changes. Recorded state matches the manifests.")
+    return "\n".join(lines) + "\n"
