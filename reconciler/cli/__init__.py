@@ -15,10 +15,16 @@ from pathlib import Path
 import click
 
 from reconciler import __version__
+from reconciler.cli.apply import apply
+from reconciler.cli.importing import history_command, import_command
 from reconciler.cli.logs import configure_logging
+from reconciler.cli.plan import plan, show
+from reconciler.cli.simulator import simulator
+from reconciler.cli.state import force_unlock, state
 from reconciler.cli.validate import validate
 from reconciler.config import GlobalOptions, resolve
 from reconciler.errors import ReconcilerError
+from reconciler.partnercenter import PartnerCenterError
 
 log = logging.getLogger("reconciler")
 
@@ -78,7 +84,9 @@ def cli(
     ctx.obj = resolve(options)
 
 
-cli.add_command(validate)
+for command in (validate, plan, show, apply, import_command, state, force_unlock, simulator):
+    cli.add_command(command)
+state.add_command(history_command)
 
 
 def _verbosity(argv: list[str]) -> int:
@@ -102,7 +110,10 @@ def run(argv: list[str] | None = None) -> int:
     except click.UsageError as exc:
         exc.show()
         return 1
-    except click.exceptions.Abort:
+    except click.exceptions.Abort as exc:
+        if isinstance(exc.__cause__ or exc.__context__, KeyboardInterrupt):
+            click.echo("Interrupted.", err=True)
+            return 130
         click.echo("Aborted.", err=True)
         return 1
     except click.ClickException as exc:
@@ -110,6 +121,8 @@ def run(argv: list[str] | None = None) -> int:
         return 1
     except ReconcilerError as exc:
         return _report(exc, args, exc.message, exc.hint)
+    except PartnerCenterError as exc:
+        return _report(exc, args, str(exc), "")
     except KeyboardInterrupt:
         click.echo("Interrupted.", err=True)
         return 130

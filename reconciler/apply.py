@@ -1,0 +1,312 @@
+"""Carry out a plan: intent → call → record, for each change, under the state lock.
+
+The one module that mutates the world. Its safety rests on write-ahead intent: before a create
+is POSTed, a ``pending`` record holding the MS-RequestId is durably recorded; the upgrade id is
+recorded as soon as the 202 arrives. A crash at any instant therefore leaves either no intent
+(nothing was sent), or an intent the next run resumes — eligibility first, then a create with the
+*same* MS-RequestId only if no upgrade exists — so no customer is ever upgraded twice.
+
+Changes run concurrently across customers, never two at once for one customer. One customer's
+failure does not stop the others. A stop request (SIGINT/SIGTERM) starts nothing new and lets
+in-flight calls finish and be recorded.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from enum import StrEnum
+from itertools import groupby
+
+from reconciler.backends import StateRecorder
+from reconciler.history import OperationLog
+from reconciler.model import UpgradeKey
+from reconciler.partnercenter import (
+    AuthenticationError,
+    CreateKind,
+    CreateResult,
+    NotEligibleError,
+    PartnerCenterClient,
+    PartnerCenterError,
+    PermissionDeniedError,
+)
+from reconciler.plan import Action, Change, Plan
+from reconciler.refresh import read_eligibility, read_status
+from reconciler.state import ErrorDetail, Record, RecordStatus, utc_now
+
+log = logging.getLogger(__name__)
+
+
+class Result(StrEnum):
+    """How one change ended."""
+
+    STARTED = "started"          # a create was accepted: upgrade id recorded
+    FOUND = "found"              # an upgrade already existed: its id recorded, nothing POSTed
+    RECORDED = "recorded"        # adopt/update: recorded, no call needed
+    FORGOTTEN = "forgotten"
+    COMPLETED = "completed"      # (with --wait) reached Completed
+    UNKNOWN = "unknown"          # the create's outcome is unknown: left pending for resume
+    REFUSED = "refused"          # Partner Center said no (not eligible): recorded as failed
+    FAILED = "failed"            # an error, or (with --wait) the upgrade failed
+    SKIPPED = "skipped"          # not started: interrupted, or the run was aborted
+
+    @property
+    def ok(self) -> bool:
+        return self in _OK
+
+
+_OK = frozenset({Result.STARTED, Result.FOUND, Result.RECORDED, Result.FORGOTTEN,
+                 Result.COMPLETED})
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What happened to one change."""
+
+    change: Change
+    result: Result
+    message: str
+    upgrade_id: str | None = None
+    correlation_id: str | None = None
+
+    @property
+    def key(self) -> UpgradeKey:
+        return self.change.key
+
+
+@dataclass(frozen=True, slots=True)
+class ApplyResult:
+    """Every outcome, in plan order, and whether the run was interrupted."""
+
+    outcomes: tuple[Outcome, ...]
+    interrupted: bool = False
+    aborted: str | None = None
+
+    def counts(self) -> dict[str, int]:
+        counts = {result.value: 0 for result in Result}
+        for outcome in self.outcomes:
+            counts[outcome.result.value] += 1
+        return counts
+
+    @property
+    def ok(self) -> bool:
+        return not self.interrupted and self.aborted is None and all(
+            outcome.result.ok for outcome in self.outcomes)
+
+
+OnOutcome = Callable[[Outcome], None]
+
+
+class Applier:
+    """Executes a plan's changes against Partner Center, recording every step."""
+
+    def __init__(self, client: PartnerCenterClient, recorder: StateRecorder, *,
+                 journal: OperationLog | None = None, stop: threading.Event | None = None,
+                 on_outcome: OnOutcome | None = None,
+                 new_request_id: Callable[[], str] = lambda: str(uuid.uuid4())) -> None:
+        self.client = client
+        self.recorder = recorder
+        self.journal = journal
+        self.stop = stop or threading.Event()
+        self.on_outcome = on_outcome
+        self.new_request_id = new_request_id
+        self._abort: str | None = None
+
+    # --- the run ---------------------------------------------------------------------------
+
+    def run(self, plan: Plan, parallelism: int) -> ApplyResult:
+        """Apply every change; returns the outcomes in plan order."""
+        changes = [c for c in plan.changes if c.action.is_change]
+        by_customer = [list(group) for _, group in
+                       groupby(sorted(changes, key=lambda c: c.customer_id),
+                               key=lambda c: c.customer_id)]
+        outcomes: dict[UpgradeKey, Outcome] = {}
+        with ThreadPoolExecutor(max_workers=max(1, parallelism),
+                                thread_name_prefix="apply") as pool:
+            for result in pool.map(self._customer, by_customer):
+                for outcome in result:
+                    outcomes[outcome.key] = outcome
+        ordered = tuple(outcomes[c.key] for c in changes)
+        return ApplyResult(ordered, interrupted=self.stop.is_set(), aborted=self._abort)
+
+    def _customer(self, changes: list[Change]) -> list[Outcome]:
+        """One customer's changes, one after another (never two calls at once for it)."""
+        outcomes = []
+        for change in changes:
+            outcome = self._one(change)
+            outcomes.append(outcome)
+            if self.on_outcome is not None:
+                self.on_outcome(outcome)
+        return outcomes
+
+    def _one(self, change: Change) -> Outcome:
+        if self.stop.is_set() or self._abort is not None:
+            reason = self._abort or "interrupted before it started"
+            return Outcome(change, Result.SKIPPED, f"not started: {reason}")
+        try:
+            return self._dispatch(change)
+        except (AuthenticationError, PermissionDeniedError) as exc:
+            # Every other call would fail the same way: start nothing more.
+            self._abort = f"stopped after an authentication or permission error ({exc})"
+            return Outcome(change, Result.FAILED, str(exc), change.upgrade_id,
+                           exc.correlation_id)
+        except PartnerCenterError as exc:
+            return Outcome(change, Result.FAILED, str(exc), change.upgrade_id,
+                           exc.correlation_id)
+
+    def _dispatch(self, change: Change) -> Outcome:
+        action = change.action
+        if action in (Action.CREATE, Action.RETRY):
+            return self._create(change, self.new_request_id())
+        if action is Action.RESUME:
+            return self._resume(change)
+        if action is Action.ADOPT:
+            return self._adopt(change)
+        if action is Action.UPDATE:
+            return self._update(change)
+        if action is Action.FORGET:
+            return self._forget(change)
+        raise AssertionError(f"not a change: {action}")  # pragma: no cover
+
+    # --- recording -------------------------------------------------------------------------
+
+    def _record(self, change: Change, action: str, record: Record, *,
+                detail: str | None = None) -> None:
+        before = self.recorder.get(change.key)
+        self.recorder.put(record)
+        if self.journal is not None:
+            self.journal.transition(
+                change.customer_id, change.product_family, action,
+                before.status.value if before else None, record.status.value,
+                request_id=record.request_id, upgrade_id=record.upgrade_id, detail=detail)
+
+    def _base(self, change: Change) -> Record:
+        """The current record, or a fresh one for a key not yet in state."""
+        current = self.recorder.get(change.key)
+        if current is not None:
+            return replace(current, source=change.source or current.source,
+                           customer_name=change.customer_name or current.customer_name)
+        now = utc_now()
+        return Record(key=change.key, status=RecordStatus.PENDING, request_id=None,
+                      upgrade_id=None, remote_status=None, source=change.source,
+                      customer_name=change.customer_name, created_at=now, updated_at=now)
+
+    def _in_progress(self, change: Change, base: Record, upgrade_id: str,
+                     remote_status: str | None, action: str) -> None:
+        now = utc_now()
+        status = status_of(remote_status)
+        record = replace(base, status=status, upgrade_id=upgrade_id,
+                         remote_status=remote_status, error=None, updated_at=now,
+                         in_progress_since=base.in_progress_since if base.upgrade_id ==
+                         upgrade_id and base.in_progress_since else now)
+        self._record(change, action, record)
+
+    # --- actions ---------------------------------------------------------------------------
+
+    def _create(self, change: Change, request_id: str, *, resumed: Record | None = None
+                ) -> Outcome:
+        base = resumed or self._base(change)
+        if resumed is None:
+            # Write-ahead intent: durable before the POST, so a crash can be resumed.
+            intent = replace(base, status=RecordStatus.PENDING, request_id=request_id,
+                             upgrade_id=None, remote_status=None, error=None,
+                             attempts=base.attempts + 1, updated_at=utc_now(),
+                             in_progress_since=None, line_items=())
+            self._record(change, "intent", intent)
+            base = intent
+        try:
+            result = self.client.create(change.customer_id, change.product_family, request_id)
+        except NotEligibleError as exc:
+            failed = replace(base, status=RecordStatus.FAILED, updated_at=utc_now(),
+                             error=ErrorDetail(exc.code, str(exc), exc.correlation_id))
+            self._record(change, "refused", failed, detail=exc.code)
+            return Outcome(change, Result.REFUSED, str(exc), None, exc.correlation_id)
+        return self._created(change, base, result)
+
+    def _created(self, change: Change, base: Record, result: CreateResult) -> Outcome:
+        if result.kind is CreateKind.OUTCOME_UNKNOWN:
+            return Outcome(change, Result.UNKNOWN,
+                           "the create's answer was lost; left pending: the next plan or "
+                           "apply resumes it without a duplicate", None, result.correlation_id)
+        if result.kind is CreateKind.CREATED and result.upgrade_id is not None:
+            self._in_progress(change, base, result.upgrade_id, None, "started")
+            return Outcome(change, Result.STARTED, f"started upgrade {result.upgrade_id}",
+                           result.upgrade_id, result.correlation_id)
+        # "Already exists" (409/900109, 400/900110) or a 202 without a Location: eligibility
+        # is the only way to learn the upgrade's id.
+        return self._find_existing(change, base, result.correlation_id)
+
+    def _find_existing(self, change: Change, base: Record, correlation_id: str | None
+                       ) -> Outcome:
+        seen = read_eligibility(self.client, change.key)
+        if seen.upgrade_id is None:
+            return Outcome(change, Result.UNKNOWN,
+                           "Partner Center says an upgrade exists but eligibility does not "
+                           "name it yet; left pending for the next run", None, correlation_id)
+        status = read_status(self.client, change.key, seen.upgrade_id)
+        self._in_progress(change, base, seen.upgrade_id, status.status, "found")
+        return Outcome(change, Result.FOUND, f"an upgrade already existed: {seen.upgrade_id} "
+                                             f"({status.status or 'status unknown'})",
+                       seen.upgrade_id, correlation_id)
+
+    def _resume(self, change: Change) -> Outcome:
+        record = self.recorder.get(change.key)
+        if record is None or record.request_id is None:  # pragma: no cover - plan guarantees
+            return self._create(change, self.new_request_id())
+        seen = read_eligibility(self.client, change.key)
+        if seen.upgrade_id is not None:
+            self._in_progress(change, record, seen.upgrade_id, None, "resumed")
+            return Outcome(change, Result.FOUND, f"the earlier create went through: upgrade "
+                                                 f"{seen.upgrade_id}", seen.upgrade_id)
+        if not seen.is_eligible:
+            return Outcome(change, Result.REFUSED, f"not eligible now: {seen.describe()}; the "
+                                                   "intent stays pending")
+        # No upgrade exists: repeat the create under the SAME MS-RequestId.
+        return self._create(change, record.request_id, resumed=record)
+
+    def _adopt(self, change: Change) -> Outcome:
+        if change.upgrade_id is None:  # pragma: no cover - plan guarantees
+            return Outcome(change, Result.FAILED, "no upgrade id to adopt")
+        self._in_progress(change, self._base(change), change.upgrade_id, change.remote_status,
+                          "adopted")
+        return Outcome(change, Result.RECORDED, f"adopted upgrade {change.upgrade_id}",
+                       change.upgrade_id)
+
+    def _update(self, change: Change) -> Outcome:
+        base = self._base(change)
+        upgrade_id = change.upgrade_id or base.upgrade_id
+        if upgrade_id is None:  # pragma: no cover - plan guarantees
+            return Outcome(change, Result.FAILED, "no upgrade id to update")
+        self._in_progress(change, base, upgrade_id, change.remote_status, "updated")
+        after = status_of(change.remote_status).value
+        return Outcome(change, Result.RECORDED, f"recorded {after}", upgrade_id)
+
+    def _forget(self, change: Change) -> Outcome:
+        before = self.recorder.get(change.key)
+        self.recorder.remove(change.key)
+        if self.journal is not None:
+            self.journal.transition(change.customer_id, change.product_family, "forgotten",
+                                    before.status.value if before else None, None,
+                                    upgrade_id=change.upgrade_id)
+        return Outcome(change, Result.FORGOTTEN, "no longer tracked (the upgrade stays)",
+                       change.upgrade_id)
+
+
+def status_of(remote_status: str | None) -> RecordStatus:
+    """Partner Center's open status string as a recorded status."""
+    folded = (remote_status or "").casefold()
+    if folded == "completed":
+        return RecordStatus.COMPLETED
+    if folded == "failed":
+        return RecordStatus.FAILED
+    return RecordStatus.IN_PROGRESS
+
+
+def started_upgrades(outcomes: Iterable[Outcome]) -> list[Outcome]:
+    """Outcomes that left an upgrade in flight (what --wait polls)."""
+    return [o for o in outcomes if o.upgrade_id is not None
+            and o.result in (Result.STARTED, Result.FOUND, Result.RECORDED)]

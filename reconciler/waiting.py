@@ -1,0 +1,99 @@
+"""``apply --wait``: poll the upgrades a run started until each is Completed or Failed.
+
+Polls back off (2 s, 4 s, 8 s … capped at 30 s) so a thousand upgrades in flight do not turn into
+a status storm, and every transition is recorded as it is seen, so an interrupted wait loses
+nothing.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+
+from reconciler.apply import Outcome, Result, status_of
+from reconciler.backends import StateRecorder
+from reconciler.history import OperationLog
+from reconciler.partnercenter import PartnerCenterClient, PartnerCenterError
+from reconciler.refresh import read_status
+from reconciler.state import ErrorDetail, RecordStatus, utc_now
+
+FIRST_DELAY = 2.0
+MAX_DELAY = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class WaitClock:
+    """Injectable time for tests."""
+
+    sleep: Callable[[float], None] = time.sleep
+    monotonic: Callable[[], float] = time.monotonic
+
+
+def wait_for(client: PartnerCenterClient, recorder: StateRecorder, outcomes: Sequence[Outcome],
+             *, timeout: float, stop_requested: Callable[[], bool],
+             journal: OperationLog | None = None, clock: WaitClock | None = None,
+             on_outcome: Callable[[Outcome], None] | None = None) -> list[Outcome]:
+    """Poll until every upgrade is terminal, the timeout passes, or a stop is requested.
+
+    Returns one final outcome per polled upgrade: COMPLETED, FAILED, or (still in flight)
+    FAILED with a message saying it did not finish in time.
+    """
+    clock = clock or WaitClock()
+    deadline = clock.monotonic() + timeout
+    pending = {o.key: o for o in outcomes if o.upgrade_id is not None}
+    final: dict[object, Outcome] = {}
+    delay = FIRST_DELAY
+    while pending and not stop_requested():
+        remaining = deadline - clock.monotonic()
+        if remaining <= 0:
+            break
+        clock.sleep(min(delay, remaining))
+        delay = min(delay * 2, MAX_DELAY)
+        for key, outcome in list(pending.items()):
+            done = _poll(client, recorder, outcome, journal)
+            if done is not None:
+                final[key] = done
+                del pending[key]
+                if on_outcome is not None:
+                    on_outcome(done)
+    for key, outcome in pending.items():
+        why = "interrupted while waiting" if stop_requested() else \
+            "still in progress when --wait-timeout ran out"
+        final[key] = replace(outcome, result=Result.FAILED,
+                             message=f"upgrade {outcome.upgrade_id} {why}; later plans will "
+                                     "pick up its progress")
+    return [final[o.key] for o in outcomes if o.key in final]
+
+
+def _poll(client: PartnerCenterClient, recorder: StateRecorder, outcome: Outcome,
+          journal: OperationLog | None) -> Outcome | None:
+    """One status read; records a change of status; returns an outcome once terminal."""
+    upgrade_id = outcome.upgrade_id or ""
+    try:
+        seen = read_status(client, outcome.key, upgrade_id)
+    except PartnerCenterError:
+        return None  # transient trouble: try again next round
+    record = recorder.get(outcome.key)
+    if record is None or not seen.found or seen.foreign:
+        return replace(outcome, result=Result.FAILED,
+                       message=f"upgrade {upgrade_id} can no longer be read (drift?)")
+    status = status_of(seen.status)
+    if seen.status != record.remote_status:
+        error = ErrorDetail(seen.error_code, seen.error_message or "the upgrade failed") \
+            if status is RecordStatus.FAILED else None
+        updated = replace(record, status=status, remote_status=seen.status,
+                          line_items=seen.line_items, error=error, updated_at=utc_now())
+        recorder.put(updated)
+        if journal is not None:
+            journal.transition(outcome.key.customer_id, outcome.key.product_family, "polled",
+                               record.status.value, status.value, upgrade_id=upgrade_id,
+                               detail=seen.status)
+    if status is RecordStatus.COMPLETED:
+        return replace(outcome, result=Result.COMPLETED, message=f"upgrade {upgrade_id} "
+                                                                 "completed")
+    if status is RecordStatus.FAILED:
+        return replace(outcome, result=Result.FAILED,
+                       message=f"upgrade {upgrade_id} failed: "
+                               f"{seen.error_message or seen.error_code or 'no detail'}")
+    return None
