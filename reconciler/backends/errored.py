@@ -1,0 +1,75 @@
+"""What a run does when it loses a remote lock: save its state locally, to be pushed later.
+
+Like Terraform's ``errored.tfstate``: the state this run knows (everything it recorded, whether
+or not the remote store accepted the last of it) goes to ``errored.reconciler-state.json`` in
+the working directory, in the snapshot format, and ``reconciler state push`` puts it back.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+from reconciler.backends import snapshot
+from reconciler.backends.base import StateBackend
+from reconciler.backends.fsutil import atomic_write
+from reconciler.backends.recorder import StateRecorder
+from reconciler.errors import LockError, StateError
+from reconciler.state import State
+
+ERRORED_STATE_FILE = "errored.reconciler-state.json"
+
+
+@runtime_checkable
+class LeasedBackend(Protocol):
+    """A backend whose lock can be lost while held (a lease that failed to renew)."""
+
+    lost: threading.Event
+
+    def on_lost(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` once the lock held now is lost."""
+        ...
+
+
+def watch_lock(backend: object, callback: Callable[[], None]) -> None:
+    """Call ``callback`` when ``backend`` loses the lock held now (never, for a local one)."""
+    if isinstance(backend, LeasedBackend):
+        backend.on_lost(callback)
+
+
+def lock_lost(backend: object) -> bool:
+    """True when ``backend`` lost the lock it held."""
+    return isinstance(backend, LeasedBackend) and backend.lost.is_set()
+
+
+def save_errored(state: State, directory: Path | None = None) -> Path:
+    """Write ``state`` to the errored-state file in ``directory`` (default: the cwd)."""
+    path = (directory or Path.cwd()) / ERRORED_STATE_FILE
+    atomic_write(path, snapshot.encode_chunks(state))
+    return path
+
+
+def errored_message(path: Path, where: str) -> str:
+    """What to tell the user after saving an errored state."""
+    return (f"The state lock on {where} was lost during the run, so the final state could not "
+            f"be saved there. It was saved to {path}. Once no other run holds the lock, push "
+            f"it with: reconciler state push {path}")
+
+
+def finish_run(recorder: StateRecorder, backend: StateBackend) -> None:
+    """Fold a run's changes into the snapshot; if a remote lock was lost, save them locally.
+
+    Raises LockError telling the user where the errored state is and how to push it.
+    """
+    if not lock_lost(backend):
+        try:
+            recorder.flush()
+            return
+        except (LockError, StateError):
+            if not isinstance(backend, LeasedBackend):
+                raise
+    path = save_errored(recorder.snapshot())
+    raise LockError(errored_message(path, backend.describe()),
+                    hint="push the errored state once no other run holds the lock")
