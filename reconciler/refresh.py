@@ -4,9 +4,10 @@
   failed upgrade (this is also how out-of-band upgrades are found: ``upgradeId`` → adopt);
 * status for desired keys whose pending or in-progress record knows its upgrade id.
 
-Completed records are never re-read here (that is what ``drift`` is for), so a converged plan of
-any size makes no API call. Calls run concurrently; the client's shared rate limiter and adaptive
-concurrency keep them within Partner Center's limits.
+Completed records are never re-read for a plan (that is what ``drift`` is for, with
+:func:`needed_for_drift`), so a converged plan of any size makes no API call. Calls run
+concurrently; the client's shared rate limiter and adaptive concurrency keep them within
+Partner Center's limits.
 """
 
 from __future__ import annotations
@@ -18,12 +19,14 @@ from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from functools import partial
 from types import MappingProxyType
+from typing import Protocol, runtime_checkable
 
 from reconciler.errors import RemoteError
 from reconciler.model import Desired, UpgradeKey
 from reconciler.observed import Observed, SeenEligibility, SeenStatus
 from reconciler.partnercenter import (
     AuthenticationError,
+    ClientStats,
     PartnerCenterClient,
     PartnerCenterError,
     PermissionDeniedError,
@@ -37,6 +40,17 @@ log = logging.getLogger(__name__)
 
 #: Called with (calls done, calls in all) after each call.
 Progress = Callable[[int, int], None]
+
+
+@runtime_checkable
+class WatchesClient(Protocol):
+    """A progress display that can also show the client's counters (e.g. 429 back-off)."""
+
+    def __call__(self, done: int, total: int) -> None:
+        """Report (calls done, calls in all)."""
+
+    def watch(self, stats: Callable[[], ClientStats]) -> None:
+        """Show ``stats()`` alongside the counts from now on."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +81,20 @@ def needed(desired: Desired, state: State | None, targets: Collection[str] = ())
                                                                  RecordStatus.IN_PROGRESS):
             status.append((key, record.upgrade_id))
     return Reads(tuple(eligibility), tuple(status))
+
+
+def needed_for_drift(desired: Desired, state: State | None) -> Reads:
+    """The reads drift needs (pure): eligibility for every managed key, completed ones too,
+    and status for every recorded upgrade id whose record has not failed."""
+    records = state.records if state is not None else {}
+    keys = sorted(set(records) | set(desired.by_key()))
+    status: list[tuple[UpgradeKey, str]] = []
+    for key in keys:
+        record = records.get(key)
+        if record is not None and record.upgrade_id is not None \
+                and record.status is not RecordStatus.FAILED:
+            status.append((key, record.upgrade_id))
+    return Reads(tuple(keys), tuple(status))
 
 
 def _needs_eligibility(record: Record) -> bool:
@@ -114,6 +142,8 @@ def refresh(client: PartnerCenterClient, reads: Reads, *, parallelism: int,
     status: dict[UpgradeKey, SeenStatus] = {}
     failures: list[tuple[UpgradeKey, PartnerCenterError]] = []
     counter = _Counter(len(reads), progress)
+    if isinstance(progress, WatchesClient):
+        progress.watch(client.stats)
 
     def read_one(key: UpgradeKey) -> None:
         eligibility[key] = read_eligibility(client, key)

@@ -16,11 +16,14 @@ import click
 
 from reconciler import __version__
 from reconciler.cli.apply import apply
+from reconciler.cli.ci import ROOT_FLAG
+from reconciler.cli.drift import drift_command
 from reconciler.cli.importing import history_command, import_command
 from reconciler.cli.logs import configure_logging
 from reconciler.cli.plan import plan, show
 from reconciler.cli.simulator import simulator
 from reconciler.cli.state import force_unlock, state
+from reconciler.cli.statepush import push_command
 from reconciler.cli.validate import validate
 from reconciler.config import GlobalOptions, resolve
 from reconciler.errors import ReconcilerError
@@ -58,6 +61,8 @@ log = logging.getLogger("reconciler")
     help="Plain output (env NO_COLOR). Colour is only ever used on a TTY.",
 )
 @click.option("-v", "--verbose", count=True, help="More log detail on stderr (repeatable).")
+@click.option("--no-ci-integration", "no_ci", is_flag=True, default=False,
+              help="No GitHub Actions / Azure DevOps annotations or summaries.")
 @click.version_option(
     __version__, "--version", prog_name="reconciler", message="%(prog)s %(version)s"
 )
@@ -70,9 +75,11 @@ def cli(
     simulate: bool,
     no_color: bool,
     verbose: int,
+    no_ci: bool,
 ) -> None:
     """Declarative plan/apply for Partner Center product upgrades."""
     configure_logging(verbose)
+    ctx.meta[ROOT_FLAG] = no_ci
     options = GlobalOptions(
         config=config,
         state=state,
@@ -84,9 +91,11 @@ def cli(
     ctx.obj = resolve(options)
 
 
-for command in (validate, plan, show, apply, import_command, state, force_unlock, simulator):
+for command in (validate, plan, show, apply, drift_command, import_command, state, force_unlock,
+                simulator):
     cli.add_command(command)
 state.add_command(history_command)
+state.add_command(push_command)
 
 
 def _verbosity(argv: list[str]) -> int:

@@ -19,6 +19,8 @@ import click
 from reconciler import manifest, planfile, workflow
 from reconciler.apply import Applier, ApplyResult, Outcome, Result, started_upgrades
 from reconciler.backends import StateBackend, StateRecorder, open_backend
+from reconciler.backends.errored import finish_run, watch_lock
+from reconciler.cli.ci import active, manifest_errors_annotated, no_ci_option, summarize
 from reconciler.cli.common import (
     lock_options,
     manifests_option,
@@ -34,6 +36,7 @@ from reconciler.errors import PlanError, UsageError
 from reconciler.history import OperationLog, history_path
 from reconciler.model import Desired, UpgradeKey
 from reconciler.plan import Plan
+from reconciler.render import markdown
 from reconciler.settings import Settings
 from reconciler.state import State
 from reconciler.waiting import wait_for
@@ -96,14 +99,38 @@ def _approve(ctx: click.Context, plan: Plan, auto_approve: bool) -> None:
         raise click.ClickException("Apply cancelled.")
 
 
-def _print_outcome(outcome: Outcome, lock: threading.Lock) -> None:
-    change = outcome.change
-    name = f" ({change.customer_name})" if change.customer_name else ""
-    cid = f" [MS-CorrelationId {outcome.correlation_id}]" if outcome.correlation_id and \
-        not outcome.result.ok else ""
-    with lock:
-        click.echo(f"  {_SYMBOL[outcome.result]} {change.customer_id}{name} "
-                   f"{change.product_family}: {outcome.result.value}: {outcome.message}{cid}")
+class _Printer:
+    """Prints each outcome as it happens, with a progress line below them on a TTY."""
+
+    def __init__(self, total: int) -> None:
+        self.lock = threading.Lock()
+        self.progress = Progress("Applying")
+        self.done, self.total = 0, total
+
+    def __call__(self, outcome: Outcome) -> None:
+        change = outcome.change
+        name = f" ({change.customer_name})" if change.customer_name else ""
+        cid = f" [MS-CorrelationId {outcome.correlation_id}]" if outcome.correlation_id and \
+            not outcome.result.ok else ""
+        with self.lock:
+            # Clear the live progress line first, or the outcome would be printed into it.
+            self.progress.finish()
+            click.echo(f"  {_SYMBOL[outcome.result]} {change.customer_id}{name} "
+                       f"{change.product_family}: {outcome.result.value}: {outcome.message}{cid}")
+            self.done += 1
+            self.progress(min(self.done, self.total), self.total)
+
+
+def _markdown(result: ApplyResult) -> str:
+    """The apply's outcome for a CI run summary: the summary line and anything not done."""
+    columns = ("customer", "name", "family", "result", "message")
+    rows = tuple(markdown.row(f"`{o.change.customer_id}`", markdown.cell(o.change.customer_name),
+                              o.change.product_family, o.result.value,
+                              markdown.cell(o.message))
+                 for o in result.outcomes if not o.result.ok)
+    return markdown.fit(["### reconciler apply", "", f"**{_summary(result)}**", ""],
+                        [markdown.Table("Not done", columns, rows, "rows")], [],
+                        max_chars=markdown.MAX_CHARS, full="the full output")
 
 
 def _summary(result: ApplyResult) -> str:
@@ -130,24 +157,26 @@ class RunOptions:
 def _execute(settings: Settings, backend: StateBackend, state: State | None,
              plan: Plan, desired: Desired, options: RunOptions) -> ApplyResult:
     stop = threading.Event()
-    echo_lock = threading.Lock()
+    printer = _Printer(sum(1 for c in plan.changes if c.action.is_change))
     recorder = StateRecorder(backend, state)
+    watch_lock(backend, stop.set)  # a lost remote lock: start no new upgrades
     journal = OperationLog(history_path(settings.backend.path), str(uuid.uuid4()))
     parallelism = options.parallelism
     try:
         with interrupts(stop), open_client(settings, desired=desired, parallelism=parallelism,
                                            on_attempt=journal.call) as client:
-            applier = Applier(client, recorder, journal=journal, stop=stop,
-                              on_outcome=lambda o: _print_outcome(o, echo_lock))
+            printer.progress.watch(client.stats)
+            applier = Applier(client, recorder, journal=journal, stop=stop, on_outcome=printer)
             result = applier.run(plan, parallelism)
             if options.wait and not stop.is_set():
                 waited = wait_for(client, recorder, started_upgrades(result.outcomes),
                                   timeout=options.wait_timeout,
                                   stop_requested=stop.is_set, journal=journal,
-                                  on_outcome=lambda o: _print_outcome(o, echo_lock))
+                                  on_outcome=printer)
                 result = _merge(result, waited, stop.is_set())
     finally:
-        recorder.flush()
+        printer.progress.finish()
+        finish_run(recorder, backend)  # with a lost lock: saves an errored state file
         journal.close()
     return result
 
@@ -176,13 +205,15 @@ def _merge(result: ApplyResult, waited: list[Outcome], interrupted: bool) -> App
 @click.option("--target", "targets", multiple=True, metavar="CUSTOMER_ID",
               help="Apply only to this customer (repeatable; not with a plan file).")
 @lock_options
+@no_ci_option
 @click.pass_context
 def apply(ctx: click.Context, plan_file: Path | None, manifest_paths: tuple[Path, ...],
           auto_approve: bool, parallelism: int | None, wait: bool, wait_timeout: float,
           max_upgrades: int | None, max_plan_age: float, targets: tuple[str, ...],
-          lock_timeout: float) -> int:
+          lock_timeout: float, no_ci: bool) -> int:
     """Carry out a saved plan, or plan and carry out. Records every step in state."""
     settings = settings_of(ctx)
+    system = active(ctx, no_ci)
     if plan_file is not None and targets:
         raise UsageError("--target cannot be combined with a saved plan file; targets are "
                          "chosen when the plan is made.")
@@ -195,7 +226,8 @@ def apply(ctx: click.Context, plan_file: Path | None, manifest_paths: tuple[Path
             if saved is not None:
                 check_fresh(saved, state, manifest.digest_of(list(paths)), max_plan_age,
                             datetime.now(UTC))
-            desired = workflow.load_desired(settings, paths)
+            with manifest_errors_annotated(system):
+                desired = workflow.load_desired(settings, paths)
             plan = saved or _plan_now(ctx, settings, desired, state, targets, parallelism,
                                       auto_approve)
             if plan is None:
@@ -206,6 +238,7 @@ def apply(ctx: click.Context, plan_file: Path | None, manifest_paths: tuple[Path
     finally:
         backend.close()
     click.echo(_summary(result))
+    summarize(system, lambda: _markdown(result), "apply")
     return 130 if result.interrupted else 0 if result.ok else 1
 
 

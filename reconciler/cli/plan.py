@@ -8,6 +8,7 @@ import click
 
 from reconciler import planfile, workflow
 from reconciler.backends import open_backend
+from reconciler.cli.ci import active, manifest_errors_annotated, no_ci_option, summarize
 from reconciler.cli.common import (
     lock_options,
     manifests_option,
@@ -48,13 +49,16 @@ def render(ctx: click.Context, plan: Plan, fmt: str) -> str:
               help="Concurrent Partner Center calls (default: settings, 4).")
 @lock_options
 @no_lock_option
+@no_ci_option
 @click.pass_context
 def plan(ctx: click.Context, manifest_paths: tuple[Path, ...], out: Path | None, fmt: str,
          detailed_exitcode: bool, refresh: bool, targets: tuple[str, ...],
-         parallelism: int | None, lock_timeout: float, no_lock: bool) -> int:
+         parallelism: int | None, lock_timeout: float, no_lock: bool, no_ci: bool) -> int:
     """Show what apply would do. Never changes Partner Center or state."""
     settings = settings_of(ctx)
-    desired = workflow.load_desired(settings, resolve_manifests(ctx, manifest_paths))
+    system = active(ctx, no_ci)
+    with manifest_errors_annotated(system):
+        desired = workflow.load_desired(settings, resolve_manifests(ctx, manifest_paths))
     backend = open_backend(settings.backend)
     try:
         state = workflow.read_state(backend, operation="plan", lock=not no_lock,
@@ -72,6 +76,7 @@ def plan(ctx: click.Context, manifest_paths: tuple[Path, ...], out: Path | None,
     click.echo(render(ctx, result, fmt), nl=False)
     if out is not None and fmt == "text":
         click.echo(f"\nSaved the plan to {out}. To carry it out: reconciler apply {out}")
+    summarize(system, lambda: markdown.render(result), "plan")
     return 2 if detailed_exitcode and result.has_changes else 0
 
 

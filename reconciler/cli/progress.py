@@ -1,4 +1,8 @@
-"""Progress for long phases: a live line on a TTY, a status line every 10 s otherwise."""
+"""Progress for long phases: a live line on a TTY, a status line every 10 s otherwise.
+
+Once it watches a client (``watch(client.stats)``) the line also shows Partner Center's 429s
+and the concurrency the client backed off to, so a slow run explains itself.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,8 @@ import threading
 import time
 from collections.abc import Callable
 from typing import TextIO
+
+from reconciler.partnercenter import ClientStats
 
 #: On a non-TTY (CI logs) at most one line per this many seconds.
 LOG_INTERVAL = 10.0
@@ -27,6 +33,11 @@ class Progress:
         self.last = 0.0 if self.tty else self.started
         self.lock = threading.Lock()
         self.shown = False
+        self.stats: Callable[[], ClientStats] | None = None
+
+    def watch(self, stats: Callable[[], ClientStats]) -> None:
+        """Show the client's throttling and concurrency from now on."""
+        self.stats = stats
 
     def __call__(self, done: int, total: int) -> None:
         now = self.clock()
@@ -45,8 +56,21 @@ class Progress:
         rate = done / elapsed
         eta = f", ETA {int((total - done) / rate)}s" if rate > 0 and done < total else ""
         extra = f", {self.extra()}" if self.extra else ""
+        extra += self._throttling()
         percent = f" ({100 * done // total}%)" if total else ""
         return f"{self.label}: {done}/{total}{percent}, {rate:.1f}/s{eta}{extra}"
+
+    def _throttling(self) -> str:
+        """E.g. ``, 12 throttled (429), backed off to 2/8 concurrent`` (empty when none)."""
+        if self.stats is None:
+            return ""
+        stats = self.stats()
+        if not stats.throttled:
+            return ""
+        text = f", {stats.throttled} throttled (429)"
+        if stats.concurrency < stats.max_concurrency:
+            text += f", backed off to {stats.concurrency}/{stats.max_concurrency} concurrent"
+        return text
 
     def _write(self, text: str) -> None:
         if self.tty:

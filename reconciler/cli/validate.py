@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from reconciler import manifest
+from reconciler.cli.ci import active, annotate, no_ci_option
 from reconciler.cli.common import manifests_option, resolve_manifests, settings_of
 
 
@@ -16,8 +17,9 @@ def _plural(count: int, noun: str) -> str:
 
 @click.command()
 @manifests_option
+@no_ci_option
 @click.pass_context
-def validate(ctx: click.Context, manifest_paths: tuple[Path, ...]) -> int:
+def validate(ctx: click.Context, manifest_paths: tuple[Path, ...], no_ci: bool) -> int:
     """Validate manifests offline: no API call, no state access.
 
     Exit 0 when every manifest is valid; otherwise exit 1, listing every problem as
@@ -27,6 +29,7 @@ def validate(ctx: click.Context, manifest_paths: tuple[Path, ...]) -> int:
     paths = resolve_manifests(ctx, manifest_paths)
     desired, problems = manifest.check(paths, settings.allowed_families)
     if problems:
+        annotate(active(ctx, no_ci), [str(p) for p in problems])
         for problem in problems:
             click.echo(str(problem))
         files = len({p.path for p in problems})

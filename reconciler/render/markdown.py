@@ -1,11 +1,15 @@
 """Markdown for pull-request comments: counts first, a table per action, a hard size cap.
 
-A hidden marker lets a workflow find and update its previous comment. Sections longer than a
-few rows are folded in ``<details>``. The whole comment stays below GitHub's 65,536-character
-limit: rows that do not fit are left out and the comment says how many.
+A hidden marker (one per kind: plan, drift) lets a workflow find and update its previous
+comment. Sections longer than a few rows are folded in ``<details>``. The whole comment stays
+below GitHub's 65,536-character limit: rows that do not fit are left out and the comment says
+how many. :func:`fit` is the shared machinery; :func:`render` is the plan's comment.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 from reconciler.plan import Action, Change, Plan
 from reconciler.render.text import summary_line
@@ -14,21 +18,101 @@ MARKER = "<!-- partnercenter-reconciler:plan -->"
 #: Below GitHub's 65,536-character comment limit, with room for a workflow's own header.
 MAX_CHARS = 60_000
 FOLD_AFTER = 10
+#: Kept free for the closing lines (totals, footer) when tables are cut.
+_RESERVE = 400
+#: The most a "table left out" note takes (titles are short).
+_NOTE = 160
 _TITLES = {
     Action.CREATE: "Create", Action.ADOPT: "Adopt", Action.RESUME: "Resume",
     Action.RETRY: "Retry", Action.UPDATE: "Update", Action.FORGET: "Forget",
     Action.BLOCKED: "Blocked", Action.WAIT: "In progress", Action.NOOP: "Unchanged",
 }
+_PLAN_COLUMNS = ("customer", "name", "family", "reason", "source")
 
 
-def _cell(text: str | None) -> str:
-    """Escape a table cell: pipes and newlines would break the table."""
-    return (text or "").replace("|", "\\|").replace("\n", " ")
+@dataclass(frozen=True, slots=True)
+class Table:
+    """One titled table of a comment; ``noun`` names its rows in the "left out" note."""
+
+    title: str
+    columns: tuple[str, ...]
+    rows: tuple[str, ...]
+    noun: str
 
 
-def _row(change: Change) -> str:
-    return (f"| `{change.customer_id}` | {_cell(change.customer_name)} | "
-            f"{change.product_family} | {_cell(change.reason)} | {_cell(change.source)} |")
+def cell(text: str | None) -> str:
+    """Escape a table cell: pipes and newlines break the table, and GitHub would swallow
+    ``<…>`` as an HTML tag (an error message quoting ``<id>`` would lose the id)."""
+    return (text or "").replace("|", "\\|").replace("\n", " ").replace("<", "&lt;") \
+        .replace(">", "&gt;")
+
+
+def row(*cells: str) -> str:
+    """A table row from already escaped cells."""
+    return "| " + " | ".join(cells) + " |"
+
+
+def _size(lines: Sequence[str]) -> int:
+    return sum(len(line) + 1 for line in lines)
+
+
+def _section(table: Table, budget: int, full: str) -> tuple[list[str], int]:
+    """A table's lines within ``budget`` characters, and how many rows were left out."""
+    header = [row(*table.columns), "|" + "---|" * len(table.columns)]
+    title = f"{table.title} ({len(table.rows)})"
+    folded = len(table.rows) > FOLD_AFTER
+    opening = [f"<details><summary><b>{title}</b></summary>", ""] if folded \
+        else [f"#### {title}", ""]
+    closing = ["", "</details>"] if folded else []
+    lines = [*opening, *header]
+    used = _size(lines + closing) + 80
+    kept = 0
+    for line in table.rows:
+        if used + len(line) + 1 > budget:
+            break
+        lines.append(line)
+        used += len(line) + 1
+        kept += 1
+    left_out = len(table.rows) - kept
+    if left_out:
+        lines.append(f"\n_{left_out} more {table.noun} left out to keep this comment "
+                     f"under GitHub's size limit; see {full} in the job log._")
+    return [*lines, *closing, ""], left_out
+
+
+def fit(head: list[str], tables: Sequence[Table], foot: list[str], *, max_chars: int,
+        full: str) -> str:
+    """Join head, tables and foot into a comment of at most ``max_chars`` characters.
+
+    Tables are cut (never the head or foot) and the comment says how many rows were left out;
+    ``full`` names where the complete output is (e.g. "the full plan").
+    """
+    lines = list(head)
+    used = _size(lines)
+    omitted = 0
+    shown = [table for table in tables if table.rows]
+    for index, table in enumerate(shown):
+        # Keep room for a one-line note for every table still to come.
+        budget = max_chars - used - _RESERVE - _NOTE * (len(shown) - index - 1)
+        section, left_out = _section(table, max(0, budget), full)
+        if _size(section) > budget or left_out == len(table.rows):
+            left_out = len(table.rows)
+            section = [f"_{table.title}: all {left_out} {table.noun} left out to keep this "
+                       "comment under GitHub's size limit._", ""]
+        omitted += left_out
+        lines += section
+        used += _size(section)
+    if omitted:
+        lines.append(f"_{omitted} rows in all were left out of this comment._")
+    lines += foot
+    text = "\n".join(lines) + "\n"
+    # The budget above is exact for rows; this guards the cap against an oversized head/foot.
+    return text if len(text) <= max_chars else text[: max_chars - 2] + "…\n"
+
+
+def _plan_row(change: Change) -> str:
+    return row(f"`{change.customer_id}`", cell(change.customer_name), change.product_family,
+               cell(change.reason), cell(change.source))
 
 
 def _counts(plan: Plan) -> list[str]:
@@ -39,53 +123,18 @@ def _counts(plan: Plan) -> list[str]:
     return lines
 
 
-def _section(action: Action, rows: list[Change], budget: int) -> tuple[list[str], int]:
-    """A section's lines within ``budget`` characters, and how many rows were left out."""
-    header = ["| customer | name | family | reason | source |", "|---|---|---|---|---|"]
-    title = f"{_TITLES[action]} ({len(rows)})"
-    folded = len(rows) > FOLD_AFTER
-    opening = [f"<details><summary><b>{title}</b></summary>", ""] if folded \
-        else [f"#### {title}", ""]
-    closing = ["", "</details>"] if folded else []
-    lines = [*opening, *header]
-    used = sum(len(line) + 1 for line in lines + closing) + 80
-    kept = 0
-    for change in rows:
-        row = _row(change)
-        if used + len(row) + 1 > budget:
-            break
-        lines.append(row)
-        used += len(row) + 1
-        kept += 1
-    left_out = len(rows) - kept
-    if left_out:
-        lines.append(f"\n_{left_out} more {action.value} rows left out to keep this comment "
-                     "under GitHub's size limit; see the full plan in the job log._")
-    return [*lines, *closing, ""], left_out
-
-
 def render(plan: Plan, *, max_chars: int = MAX_CHARS) -> str:
     """The plan as a pull-request comment no longer than ``max_chars``."""
-    lines = [MARKER, "### reconciler plan", "", f"**{summary_line(plan)}**", ""]
+    head = [MARKER, "### reconciler plan", "", f"**{summary_line(plan)}**", ""]
     if not plan.refreshed:
-        lines += ["> Refresh was off: Partner Center was not consulted.", ""]
-    lines += [*_counts(plan), ""]
+        head += ["> Refresh was off: Partner Center was not consulted.", ""]
+    head += [*_counts(plan), ""]
     if not plan.has_changes:
-        lines += ["No changes. Recorded state matches the manifests.", ""]
-    used = sum(len(line) + 1 for line in lines)
-    omitted = 0
-    for action in Action:
-        if action is Action.NOOP:
-            continue
-        rows = [c for c in plan.changes if c.action is action]
-        if not rows:
-            continue
-        section, left_out = _section(action, rows, max(0, max_chars - used - 400))
-        omitted += left_out
-        lines += section
-        used += sum(len(line) + 1 for line in section)
-    if omitted:
-        lines.append(f"_{omitted} rows in all were left out of this comment._")
-    lines.append(f"<sub>lineage `{plan.lineage}` · serial {plan.serial} · "
-                 f"manifests `{plan.manifest_digest[:19]}…` · {plan.created_at}</sub>")
-    return "\n".join(lines) + "\n"
+        head += ["No changes. Recorded state matches the manifests.", ""]
+    tables = [Table(_TITLES[action], _PLAN_COLUMNS,
+                    tuple(_plan_row(c) for c in plan.changes if c.action is action),
+                    f"{action.value} rows")
+              for action in Action if action is not Action.NOOP]
+    foot = [f"<sub>lineage `{plan.lineage}` · serial {plan.serial} · "
+            f"manifests `{plan.manifest_digest[:19]}…` · {plan.created_at}</sub>"]
+    return fit(head, tables, foot, max_chars=max_chars, full="the full plan")

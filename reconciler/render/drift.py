@@ -1,0 +1,116 @@
+"""A drift report as text, JSON (``schemas/drift.schema.json``) or a pull-request comment.
+
+Pure functions of a :class:`~reconciler.drift.DriftReport`; the markdown shares the plan
+comment's size cap and folding (:func:`reconciler.render.markdown.fit`).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+
+from reconciler.drift import DriftItem, DriftKind, DriftReport
+from reconciler.render.markdown import MAX_CHARS, Table, cell, fit, row
+
+MARKER = "<!-- partnercenter-reconciler:drift -->"
+_COLUMNS = ("customer", "name", "family", "recorded", "observed", "detail", "source")
+
+
+def summary_line(report: DriftReport) -> str:
+    """E.g. ``Drift: 2 of 120 customers drifted (1 reverted, 1 failed).``"""
+    if not report.has_drift:
+        return f"Drift: none in {report.checked} managed upgrades."
+    parts = ", ".join(f"{n} {kind}" for kind, n in report.counts().items() if n)
+    return (f"Drift: {len(report.items)} of {report.checked} managed upgrades differ from "
+            f"state ({parts}).")
+
+
+# --- JSON ----------------------------------------------------------------------------------
+
+def item_to_dict(item: DriftItem) -> dict[str, Any]:
+    """One drifted key in the documented field order, then the extra fields."""
+    return {
+        "customer_id": item.customer_id,
+        "product_family": item.product_family,
+        "recorded": item.recorded,
+        "observed": item.observed,
+        "upgrade_id": item.upgrade_id,
+        "detail": item.detail,
+        "kind": item.kind.value,
+        "customer_name": item.customer_name,
+        "source": item.source,
+    }
+
+
+def report_to_dict(report: DriftReport) -> dict[str, Any]:
+    """The drift document of ``spec/cli.md``."""
+    return {
+        "format_version": report.format_version,
+        "kind": "drift",
+        "checked": report.checked,
+        "drift": [item_to_dict(item) for item in report.items],
+        "created_at": report.created_at,
+        "lineage": report.lineage,
+        "serial": report.serial,
+        "summary": report.counts(),
+    }
+
+
+def render_json(report: DriftReport) -> str:
+    """Pretty, deterministic JSON with a trailing newline."""
+    return json.dumps(report_to_dict(report), indent=2, ensure_ascii=False) + "\n"
+
+
+# --- text ----------------------------------------------------------------------------------
+
+def _text_line(item: DriftItem, color: bool) -> str:
+    head = f"! {item.kind.value:<15}"
+    if color:
+        head = click.style(head, fg="red", bold=True)
+    name = f" ({item.customer_name})" if item.customer_name else ""
+    return f"  {head}  {item.customer_id}{name}  {item.product_family}: {item.detail}"
+
+
+def render_text(report: DriftReport, *, color: bool = False) -> str:
+    """The drifted keys, one per line, then the summary line."""
+    lines: list[str] = []
+    if report.has_drift:
+        lines += ["Partner Center differs from recorded state:", ""]
+        lines += [_text_line(item, color) for item in report.items]
+        lines.append("")
+    lines.append(summary_line(report))
+    if not report.has_drift:
+        lines.append("No drift. Partner Center matches the recorded state.")
+    return "\n".join(lines) + "\n"
+
+
+# --- markdown ------------------------------------------------------------------------------
+
+def _md_row(item: DriftItem) -> str:
+    return row(f"`{item.customer_id}`", cell(item.customer_name), item.product_family,
+               cell(item.recorded or "(not in state)"), cell(item.observed), cell(item.detail),
+               cell(item.source))
+
+
+def _md_counts(report: DriftReport) -> list[str]:
+    lines = ["| drift | count |", "|---|---:|"]
+    lines += [f"| {DriftKind(kind).heading} | {n} |" for kind, n in report.counts().items() if n]
+    return lines
+
+
+def render_markdown(report: DriftReport, *, max_chars: int = MAX_CHARS) -> str:
+    """The drift report as a comment or issue body no longer than ``max_chars``."""
+    head = [MARKER, "### reconciler drift", "", f"**{summary_line(report)}**", ""]
+    if report.has_drift:
+        head += [*_md_counts(report), ""]
+    else:
+        head += ["No drift. Partner Center matches the recorded state.", ""]
+    tables = [Table(kind.heading, _COLUMNS,
+                    tuple(_md_row(i) for i in report.items if i.kind is kind),
+                    f"{kind.value} rows")
+              for kind in DriftKind]
+    foot = [f"<sub>lineage `{report.lineage}` · serial {report.serial} · "
+            f"{report.created_at}</sub>"]
+    return fit(head, tables, foot, max_chars=max_chars, full="the full drift report")
