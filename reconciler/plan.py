@@ -11,6 +11,7 @@ from collections import Counter
 from collections.abc import Collection
 from dataclasses import dataclass
 from enum import StrEnum
+from operator import attrgetter
 
 from reconciler.model import Desired, DesiredUpgrade, UpgradeKey
 from reconciler.observed import Observed, SeenEligibility, SeenStatus
@@ -136,18 +137,17 @@ def make(desired: Desired, state: State | None, observed: Observed, *, created_a
     wanted = {t.lower() for t in targets}
     desired_by_key = desired.by_key()
     recorded = state.records if state is not None else {}
-    keys = set(desired_by_key) | set(recorded)
-    if wanted:
-        keys = {k for k in keys if k.customer_id in wanted}
-    changes = []
-    for key in keys:
-        upgrade = desired_by_key.get(key)
-        record = recorded.get(key)
-        if upgrade is None:
-            changes.append(_forget(key, record))
-        else:
-            changes.append(_decide(upgrade, record, observed))
-    changes.sort(key=Change.sort_key)
+    # One pass over each side instead of a union set: at 100,000 keys every hash and equality
+    # test of a key (Python-level dataclass methods) shows.
+    changes = [_decide(upgrade, recorded.get(key), observed)
+               for key, upgrade in desired_by_key.items()
+               if not wanted or key.customer_id in wanted]
+    changes += [_forget(key, recorded.get(key)) for key in recorded
+                if key not in desired_by_key and (not wanted or key.customer_id in wanted)]
+    # Equivalent to sorting by Change.sort_key, with C-level keys: (customer, family) first,
+    # then a stable sort by action order.
+    changes.sort(key=_BY_KEY)
+    changes.sort(key=_action_order)
     return Plan(
         changes=tuple(changes),
         created_at=created_at,
@@ -157,6 +157,13 @@ def make(desired: Desired, state: State | None, observed: Observed, *, created_a
         refreshed=observed.refreshed,
         targets=tuple(sorted(wanted)),
     )
+
+
+_BY_KEY = attrgetter("key.customer_id", "key.product_family")
+
+
+def _action_order(change: Change) -> int:
+    return _ORDER[change.action]
 
 
 def _forget(key: UpgradeKey, record: Record | None) -> Change:
@@ -170,15 +177,17 @@ def _forget(key: UpgradeKey, record: Record | None) -> Change:
 
 def _decide(upgrade: DesiredUpgrade, record: Record | None, observed: Observed) -> Change:
     key = upgrade.key
-    eligibility = observed.eligibility.get(key)
     if record is None:
-        return _new_key(upgrade, eligibility, observed.refreshed)
+        return _new_key(upgrade, observed.eligibility.get(key), observed.refreshed)
+    if record.status is RecordStatus.COMPLETED:  # most keys of a converged state: one value
+        return Change(Action.NOOP, key, f"upgraded ({record.remote_status or 'Completed'})",
+                      str(upgrade.source), upgrade.customer_name or record.customer_name,
+                      record.upgrade_id, record.status.value)
+    eligibility = observed.eligibility.get(key)
     status = observed.status.get(key)
     base = Change(Action.NOOP, key, "", source=str(upgrade.source),
                   customer_name=upgrade.customer_name or record.customer_name,
                   upgrade_id=record.upgrade_id, before=record.status.value)
-    if record.status is RecordStatus.COMPLETED:
-        return _with(base, Action.NOOP, f"upgraded ({record.remote_status or 'Completed'})")
     if record.upgrade_id is not None and record.status is not RecordStatus.FAILED:
         return _known_upgrade(base, record, status)
     if record.status is RecordStatus.PENDING:

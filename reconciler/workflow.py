@@ -6,6 +6,7 @@ Commands call these and render the result; nothing here prints.
 from __future__ import annotations
 
 import contextlib
+import gc
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -27,6 +28,28 @@ def utc_stamp() -> str:
 
 
 @contextlib.contextmanager
+def bulk_building() -> Iterator[None]:
+    """Pause the cyclic garbage collector while large, acyclic values are built.
+
+    Loading 100,000 customers and decoding 100,000 records allocates millions of objects that
+    live for the whole run, and every burst of allocations made the collector walk all of them
+    again: about a third of a 100,000-customer ``plan --no-refresh``. The values built here hold
+    no reference cycles, so reference counting frees whatever they drop, and any cyclic garbage
+    (e.g. an error's traceback) is collected once the block ends. Only bounded steps run
+    inside (loading, one state read, the pure planner), never a refresh or an apply, whose
+    thousands of HTTP calls do leave cycles behind.
+    """
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
+@contextlib.contextmanager
 def locked(backend: StateBackend, operation: str, timeout: float) -> Iterator[LockInfo]:
     """Hold the state lock for the duration of the block."""
     info = backend.lock(LockInfo.new(operation), timeout)
@@ -43,10 +66,11 @@ def read_state(backend: StateBackend, *, operation: str, lock: bool,
     With no state yet there is nothing to read consistently, and taking the lock would create
     files, which read-only commands must never do: so the lock is only taken once state exists.
     """
-    state = backend.read()
+    with bulk_building():
+        state = backend.read()
     if state is None or not lock:
         return state
-    with locked(backend, operation, timeout):
+    with locked(backend, operation, timeout), bulk_building():
         return backend.read()
 
 
@@ -63,7 +87,8 @@ class PlanOptions:
 
 def load_desired(settings: Settings, paths: Collection[Path]) -> Desired:
     """Load the manifests (raising ManifestError listing every problem)."""
-    return manifest.load(list(paths), settings.allowed_families)
+    with bulk_building():
+        return manifest.load(list(paths), settings.allowed_families)
 
 
 def observe(settings: Settings, desired: Desired, state: State | None, options: PlanOptions,
@@ -83,4 +108,5 @@ def make_plan(settings: Settings, desired: Desired, state: State | None, options
               progress: refresh.Progress | None = None) -> Plan:
     """Refresh (if asked) and plan."""
     observed = observe(settings, desired, state, options, progress)
-    return make(desired, state, observed, created_at=utc_stamp(), targets=options.targets)
+    with bulk_building():  # make() decodes every record it looks at
+        return make(desired, state, observed, created_at=utc_stamp(), targets=options.targets)
