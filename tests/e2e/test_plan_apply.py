@@ -242,3 +242,19 @@ def test_sigint_finishes_in_flight_and_releases_the_lock(slow_project: Project) 
     again = project.run("apply", "--auto-approve")
     assert again.returncode == 0, again.stderr
     assert all(project.upgrades(n) == 1 for n in range(1, 61))
+
+
+def test_sigint_during_refresh_exits_130_and_writes_nothing(slow_project: Project) -> None:
+    project = slow_project
+    for n in range(1, 201):
+        project.sim.world.add_customer(customer(n))
+    project.manifest(list(range(1, 201)))
+    proc = project.popen("plan", "--parallelism", "1")
+    deadline = time.monotonic() + 30
+    while not project.sim.requests and time.monotonic() < deadline:
+        time.sleep(0.05)  # interrupt once the refresh is calling Partner Center
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err
+    assert not (project.root / ".reconciler").exists()
