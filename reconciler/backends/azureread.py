@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from reconciler.backends import journal, snapshot
 from reconciler.errors import StateError
-from reconciler.state import State, fold
+from reconciler.state import State
 
 
 def decode_snapshot(data: bytes, location: str) -> State | None:
@@ -42,20 +42,7 @@ def decode_journal(data: bytes, location: str) -> journal.JournalContents:
 def fold_journal(base: State | None, contents: journal.JournalContents,
                  location: str) -> State | None:
     """The snapshot with the journal's changes applied (None when both are empty)."""
-    if base is None and not contents.changes:
-        return None
-    if base is None:
-        assert contents.lineage is not None
-        base = State(contents.lineage, 0)
-    elif contents.lineage not in (None, base.lineage):
-        raise StateError(
-            f"The journal {location}.journal belongs to a different state (lineage "
-            f"{contents.lineage}, the snapshot's is {base.lineage})."
-        )
-    try:
-        return fold(base, contents.changes)
-    except ValueError as exc:
-        raise StateError(
-            f"The journal of Azure blob {location} cannot be applied to its snapshot: {exc}; "
-            "a change is missing."
-        ) from None
+    return journal.fold_into(base, contents, f"of Azure blob {location}",
+                             f"Azure blob {location}")
+
+

@@ -13,9 +13,12 @@ import json
 import zlib
 from dataclasses import dataclass
 
+from reconciler.errors import StateError
 from reconciler.state import (
+    State,
     StateChange,
     check_format_version,
+    fold,
     key_from_dict,
     key_to_dict,
     record_from_dict,
@@ -111,3 +114,30 @@ def decode(data: bytes) -> JournalContents:
             raise JournalDamage(number, "entry from a different state (lineage differs)")
         changes.append(change)
     return JournalContents(lineage, tuple(changes), len(data) - len(torn), len(torn))
+
+
+def fold_into(base: State | None, contents: JournalContents, journal_name: str,
+              snapshot_name: str) -> State | None:
+    """The snapshot with the journal's changes applied (None when both are empty).
+
+    Shared by every backend: a journal from another lineage, or one whose serials do not follow
+    the snapshot's, is refused rather than guessed at.
+    """
+    if base is None and not contents.changes:
+        return None
+    if base is None:
+        assert contents.lineage is not None
+        base = State(contents.lineage, 0)
+    elif contents.lineage not in (None, base.lineage):
+        raise StateError(
+            f"The journal {journal_name} belongs to a different state (lineage "
+            f"{contents.lineage}, the snapshot's is {base.lineage}). Move it aside if "
+            f"{snapshot_name} holds the state you want."
+        )
+    try:
+        return fold(base, contents.changes)
+    except ValueError as exc:
+        raise StateError(
+            f"The journal {journal_name} cannot be applied to {snapshot_name}: {exc}; "
+            "a change is missing."
+        ) from None

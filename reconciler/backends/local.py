@@ -27,7 +27,7 @@ from reconciler.backends.base import LockInfo
 from reconciler.backends.fsutil import atomic_write, fsync_directory, sync_data, write_all
 from reconciler.backends.lock import FileLock
 from reconciler.errors import StateError
-from reconciler.state import State, StateChange, fold
+from reconciler.state import State, StateChange
 
 log = logging.getLogger(__name__)
 
@@ -77,32 +77,12 @@ class LocalBackend:
                     break
             else:
                 base, contents = self._read_snapshot(), self._read_journal()
-            state = self._fold(base, contents)
+            state = journal.fold_into(base, contents, str(self.journal_path), str(self.path))
             self._snapshot_serial = None if base is None else base.serial
             if state is not None:
                 self._lineage, self._serial = state.lineage, state.serial
             self._valid_journal_length = contents.valid_length
             return state
-
-    def _fold(self, base: State | None, contents: journal.JournalContents) -> State | None:
-        if base is None and not contents.changes:
-            return None
-        if base is None:
-            assert contents.lineage is not None
-            base = State(contents.lineage, 0)
-        elif contents.lineage not in (None, base.lineage):
-            raise StateError(
-                f"The journal {self.journal_path} belongs to a different state (lineage "
-                f"{contents.lineage}, the snapshot's is {base.lineage}). Move it aside "
-                "if the snapshot is the state you want."
-            )
-        try:
-            return fold(base, contents.changes)
-        except ValueError as exc:
-            raise StateError(
-                f"The journal {self.journal_path} cannot be applied to {self.path}: {exc}; "
-                "a change is missing."
-            ) from None
 
     def _read_snapshot(self) -> State | None:
         try:

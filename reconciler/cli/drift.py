@@ -11,17 +11,16 @@ from pathlib import Path
 import click
 
 from reconciler import ci, drift, refresh, workflow
-from reconciler.backends import open_backend
-from reconciler.cli.ci import active, emit, manifest_errors_annotated, no_ci_option, summarize
+from reconciler.cli.ci import active, emit, no_ci_option, summarize
 from reconciler.cli.common import (
     lock_options,
     manifests_option,
     no_lock_option,
     parse_duration_option,
-    resolve_manifests,
     settings_of,
     use_color,
 )
+from reconciler.cli.plan import load_inputs
 from reconciler.cli.progress import Progress
 from reconciler.connect import open_client
 from reconciler.drift import DriftReport
@@ -91,14 +90,8 @@ def drift_command(ctx: click.Context, manifest_paths: tuple[Path, ...], fmt: str
     """
     settings = settings_of(ctx)
     system = active(ctx, no_ci)
-    with manifest_errors_annotated(system):
-        desired = workflow.load_desired(settings, resolve_manifests(ctx, manifest_paths))
-    backend = open_backend(settings.backend)
-    try:
-        state = workflow.read_state(backend, operation="drift", lock=not no_lock,
-                                    timeout=lock_timeout)
-    finally:
-        backend.close()
+    desired, state = load_inputs(ctx, manifest_paths, "drift", system, lock=not no_lock,
+                                 lock_timeout=lock_timeout)
     observed = observe(settings, desired, state, parallelism)
     report = drift.classify(desired, state, observed, now=datetime.now(UTC),
                             created_at=workflow.utc_stamp(), in_progress_threshold=threshold)

@@ -8,6 +8,7 @@ import click
 
 from reconciler import planfile, workflow
 from reconciler.backends import open_backend
+from reconciler.ci import CiSystem
 from reconciler.cli.ci import active, manifest_errors_annotated, no_ci_option, summarize
 from reconciler.cli.common import (
     lock_options,
@@ -18,9 +19,11 @@ from reconciler.cli.common import (
     use_color,
 )
 from reconciler.cli.progress import Progress
+from reconciler.model import Desired
 from reconciler.plan import Plan
 from reconciler.render import json as render_json
 from reconciler.render import markdown, text
+from reconciler.state import State
 
 FORMATS = click.Choice(["text", "json", "markdown"])
 
@@ -32,6 +35,22 @@ def render(ctx: click.Context, plan: Plan, fmt: str) -> str:
     if fmt == "markdown":
         return markdown.render(plan)
     return text.render(plan, color=use_color(ctx))
+
+
+def load_inputs(ctx: click.Context, manifest_paths: tuple[Path, ...], operation: str,
+                system: CiSystem | None, *, lock: bool,
+                lock_timeout: float) -> tuple[Desired, State | None]:
+    """The manifests (errors annotated for CI) and the state, read briefly under the lock."""
+    settings = settings_of(ctx)
+    with manifest_errors_annotated(system):
+        desired = workflow.load_desired(settings, resolve_manifests(ctx, manifest_paths))
+    backend = open_backend(settings.backend)
+    try:
+        state = workflow.read_state(backend, operation=operation, lock=lock,
+                                    timeout=lock_timeout)
+    finally:
+        backend.close()
+    return desired, state
 
 
 @click.command()
@@ -57,14 +76,8 @@ def plan(ctx: click.Context, manifest_paths: tuple[Path, ...], out: Path | None,
     """Show what apply would do. Never changes Partner Center or state."""
     settings = settings_of(ctx)
     system = active(ctx, no_ci)
-    with manifest_errors_annotated(system):
-        desired = workflow.load_desired(settings, resolve_manifests(ctx, manifest_paths))
-    backend = open_backend(settings.backend)
-    try:
-        state = workflow.read_state(backend, operation="plan", lock=not no_lock,
-                                    timeout=lock_timeout)
-    finally:
-        backend.close()
+    desired, state = load_inputs(ctx, manifest_paths, "plan", system, lock=not no_lock,
+                                 lock_timeout=lock_timeout)
     options = workflow.PlanOptions(refresh=refresh, targets=targets, parallelism=parallelism)
     progress = Progress("Refreshing")
     try:
