@@ -40,6 +40,10 @@ def _fresh_id() -> str:
     return str(uuid.UUID(int=_ids.getrandbits(128), version=4))
 
 
+class IncompleteRequest(Exception):
+    """The connection closed before the whole request body arrived."""
+
+
 class _DateCache:
     """The Date header changes once a second; formatting it per response is waste."""
 
@@ -181,23 +185,38 @@ class ApiHandler(BaseHTTPRequestHandler):
         if "chunked" in self.lower_headers.get("transfer-encoding", "").lower():
             return self._read_chunked()
         length = int(self.lower_headers.get("content-length") or 0)
-        return self.rfile.read(length) if length > 0 else b""
+        return self._read_exactly(length) if length > 0 else b""
+
+    def _read_exactly(self, size: int) -> bytes:
+        # A client killed mid-send leaves a short body. A real front end never hands such a
+        # request to the service: processing it would answer (and, with dedup, remember) a
+        # 400 for an MS-RequestId whose real request was never seen.
+        data = self.rfile.read(size)
+        if len(data) < size:
+            raise IncompleteRequest
+        return data
 
     def _read_chunked(self) -> bytes:
         """A chunked body (a client streaming its JSON); trailers are read and ignored."""
         parts: list[bytes] = []
         while True:
-            size = int(self.rfile.readline(1024).split(b";", 1)[0].strip() or b"0", 16)
+            line = self.rfile.readline(1024)
+            if not line:
+                raise IncompleteRequest
+            size = int(line.split(b";", 1)[0].strip() or b"0", 16)
             if size == 0:
                 while self.rfile.readline(65537) not in (b"\r\n", b"\n", b""):
                     pass
                 return b"".join(parts)
-            parts.append(self.rfile.read(size))
+            parts.append(self._read_exactly(size))
             self.rfile.readline(1024)  # the CRLF after each chunk
 
     def _serve(self) -> None:
         try:
             body = self._read_body()
+        except IncompleteRequest:
+            self.close_connection = True  # the client went away mid-request: nothing to serve
+            return
         except ValueError:
             self.send_error(HTTPStatus.BAD_REQUEST, "Bad body framing")
             self.close_connection = True

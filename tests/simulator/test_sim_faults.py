@@ -171,3 +171,24 @@ def test_parse_fault(spec: str, expected: Fault) -> None:
 def test_parse_fault_rejects_nonsense(spec: str) -> None:
     with pytest.raises(ValueError, match=r"[Ff]ault"):
         parse_fault(spec)
+
+
+def test_request_cut_off_mid_body_is_never_served_or_remembered(api: Api, customer: str) -> None:
+    """A client killed while sending its body: the create is not processed, and a replay of
+    its MS-RequestId is served as a fresh request (not with a remembered 400)."""
+    import socket
+    from urllib.parse import urlsplit
+
+    request_id = new_id()
+    body = f'{{"customerId": "{customer}", "productFamily": "Azure"}}'.encode()
+    parts = urlsplit(api.sim.url)
+    head = (f"POST /v1/productUpgrades HTTP/1.1\r\nHost: {parts.netloc}\r\n"
+            f"Authorization: Bearer {api.sim.token}\r\nContent-Type: application/json\r\n"
+            f"MS-RequestId: {request_id}\r\nContent-Length: {len(body)}\r\n\r\n").encode()
+    with socket.create_connection((parts.hostname, parts.port)) as conn:
+        conn.sendall(head + body[:10])
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and not api.sim.world.upgrades_for(customer):
+        replay = api.create(customer, request_id=request_id)
+        assert replay.status_code == 202, replay.text
+    assert len(api.sim.world.upgrades_for(customer)) == 1
