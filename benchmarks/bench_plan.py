@@ -32,7 +32,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import customer_ids, median, run_measured, write_manifests
+from common import FLOOR, customer_ids, median, run_measured, write_manifests
 
 from reconciler.backends import LocalBackend, LockInfo
 from reconciler.model import UpgradeKey
@@ -40,21 +40,6 @@ from reconciler.state import LineItem, Record, RecordStatus, State
 
 FILES = 10
 
-FLOOR = """
-import yaml, jsonschema
-from pathlib import Path
-from reconciler.schemacheck import load_schema
-files = sorted(Path(sys.argv[1]).glob('*.yaml'))
-start = time.perf_counter()
-validator = jsonschema.Draft202012Validator(load_schema('manifest.schema.json'))
-count = 0
-for path in files:
-    with open(path, 'rb') as handle:
-        for doc in yaml.load_all(handle, Loader=yaml.CSafeLoader):
-            validator.validate(doc)
-            count += len(doc['spec']['customers'])
-RESULT = {'seconds': time.perf_counter() - start, 'customers': count}
-"""
 
 PHASES = """
 from pathlib import Path

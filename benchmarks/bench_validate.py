@@ -17,23 +17,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import median, run_measured, write_manifests
-
-FLOOR = """
-import yaml, jsonschema
-from pathlib import Path
-from reconciler.schemacheck import load_schema
-files = sorted(Path(sys.argv[1]).glob('*.yaml'))
-start = time.perf_counter()
-validator = jsonschema.Draft202012Validator(load_schema('manifest.schema.json'))
-count = 0
-for path in files:
-    with open(path, 'rb') as handle:
-        for doc in yaml.load_all(handle, Loader=yaml.CSafeLoader):
-            validator.validate(doc)
-            count += len(doc['spec']['customers'])
-RESULT = {'seconds': time.perf_counter() - start, 'customers': count}
-"""
+from common import FLOOR, median, run_measured, write_manifests
 
 OURS = """
 from pathlib import Path
