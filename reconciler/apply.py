@@ -23,7 +23,7 @@ from enum import StrEnum
 from itertools import groupby
 
 from reconciler.backends import StateRecorder
-from reconciler.history import OperationLog
+from reconciler.history import History
 from reconciler.model import UpgradeKey
 from reconciler.partnercenter import (
     AuthenticationError,
@@ -36,7 +36,7 @@ from reconciler.partnercenter import (
 )
 from reconciler.plan import Action, Change, Plan
 from reconciler.refresh import read_eligibility, read_status
-from reconciler.state import ErrorDetail, Record, RecordStatus, utc_now
+from reconciler.state import ErrorDetail, LineItem, Record, RecordStatus, utc_now
 
 log = logging.getLogger(__name__)
 
@@ -55,12 +55,22 @@ class Result(StrEnum):
     SKIPPED = "skipped"          # not started: interrupted, or the run was aborted
 
     @property
+    def symbol(self) -> str:
+        """The mark in front of an outcome line."""
+        return RESULTS[self][0]
+
+    @property
     def ok(self) -> bool:
-        return self in _OK
+        """Whether the change was done (else the run exits 1)."""
+        return RESULTS[self][1]
 
 
-_OK = frozenset({Result.STARTED, Result.FOUND, Result.RECORDED, Result.FORGOTTEN,
-                 Result.COMPLETED})
+#: The one table of result facts: (symbol, ok).
+RESULTS: dict[Result, tuple[str, bool]] = {
+    Result.STARTED: ("+", True), Result.FOUND: ("<", True), Result.RECORDED: ("~", True),
+    Result.FORGOTTEN: ("-", True), Result.COMPLETED: ("✓", True), Result.UNKNOWN: ("?", False),
+    Result.REFUSED: ("!", False), Result.FAILED: ("✗", False), Result.SKIPPED: ("…", False),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +107,12 @@ class ApplyResult:
         return not self.interrupted and self.aborted is None and all(
             outcome.result.ok for outcome in self.outcomes)
 
+    def merged(self, later: Iterable[Outcome], *, interrupted: bool) -> ApplyResult:
+        """This result with ``later`` outcomes (e.g. from ``--wait``) replacing earlier ones."""
+        final = {o.key: o for o in later}
+        outcomes = tuple(final.get(o.key, o) for o in self.outcomes)
+        return ApplyResult(outcomes, interrupted or self.interrupted, self.aborted)
+
 
 OnOutcome = Callable[[Outcome], None]
 
@@ -105,12 +121,12 @@ class Applier:
     """Executes a plan's changes against Partner Center, recording every step."""
 
     def __init__(self, client: PartnerCenterClient, recorder: StateRecorder, *,
-                 journal: OperationLog | None = None, stop: threading.Event | None = None,
+                 history: History | None = None, stop: threading.Event | None = None,
                  on_outcome: OnOutcome | None = None,
                  new_request_id: Callable[[], str] = lambda: str(uuid.uuid4())) -> None:
         self.client = client
         self.recorder = recorder
-        self.journal = journal
+        self.history = history
         self.stop = stop or threading.Event()
         self.on_outcome = on_outcome
         self.new_request_id = new_request_id
@@ -178,8 +194,8 @@ class Applier:
                 detail: str | None = None) -> None:
         before = self.recorder.get(change.key)
         self.recorder.put(record)
-        if self.journal is not None:
-            self.journal.transition(
+        if self.history is not None:
+            self.history.transition(
                 change.customer_id, change.product_family, action,
                 before.status.value if before else None, record.status.value,
                 request_id=record.request_id, upgrade_id=record.upgrade_id, detail=detail)
@@ -196,13 +212,15 @@ class Applier:
                       customer_name=change.customer_name, created_at=now, updated_at=now)
 
     def _in_progress(self, change: Change, base: Record, upgrade_id: str,
-                     remote_status: str | None, action: str) -> None:
+                     remote_status: str | None, action: str,
+                     line_items: tuple[LineItem, ...] | None = None) -> None:
         now = utc_now()
-        status = status_of(remote_status)
+        status = RecordStatus.of(remote_status)
         record = replace(base, status=status, upgrade_id=upgrade_id,
                          remote_status=remote_status, error=None, updated_at=now,
                          in_progress_since=base.in_progress_since if base.upgrade_id ==
-                         upgrade_id and base.in_progress_since else now)
+                         upgrade_id and base.in_progress_since else now,
+                         line_items=base.line_items if line_items is None else line_items)
         self._record(change, action, record)
 
     # --- actions ---------------------------------------------------------------------------
@@ -282,28 +300,44 @@ class Applier:
         if upgrade_id is None:  # pragma: no cover - plan guarantees
             return Outcome(change, Result.FAILED, "no upgrade id to update")
         self._in_progress(change, base, upgrade_id, change.remote_status, "updated")
-        after = status_of(change.remote_status).value
+        after = RecordStatus.of(change.remote_status).value
         return Outcome(change, Result.RECORDED, f"recorded {after}", upgrade_id)
+
+    def import_upgrade(self, key: UpgradeKey) -> Outcome:
+        """Record the upgrade Partner Center has for ``key`` (``reconciler import``; no POST).
+
+        RECORDED when it was recorded now, FOUND when state already knew this upgrade, FAILED
+        when Partner Center has no upgrade for the customer.
+        """
+        existing = self.recorder.get(key)
+        change = Change(Action.ADOPT, key, "import", existing.source if existing else None,
+                        existing.customer_name if existing else None)
+        seen = read_eligibility(self.client, key)
+        if seen.upgrade_id is None:
+            return Outcome(change, Result.FAILED, f"customer {key.customer_id} has no "
+                                                  f"{key.product_family} upgrade in Partner "
+                                                  "Center; nothing to import")
+        if existing is not None and existing.upgrade_id == seen.upgrade_id:
+            return Outcome(change, Result.FOUND, f"upgrade {seen.upgrade_id} of customer "
+                                                 f"{key.customer_id} is already recorded",
+                           seen.upgrade_id)
+        status = read_status(self.client, key, seen.upgrade_id)
+        self._in_progress(change, self._base(change), seen.upgrade_id, status.status,
+                          "imported", status.line_items)
+        return Outcome(change, Result.RECORDED, f"imported upgrade {seen.upgrade_id} of "
+                                                f"customer {key.customer_id} "
+                                                f"({status.status or 'status unknown'})",
+                       seen.upgrade_id)
 
     def _forget(self, change: Change) -> Outcome:
         before = self.recorder.get(change.key)
         self.recorder.remove(change.key)
-        if self.journal is not None:
-            self.journal.transition(change.customer_id, change.product_family, "forgotten",
+        if self.history is not None:
+            self.history.transition(change.customer_id, change.product_family, "forgotten",
                                     before.status.value if before else None, None,
                                     upgrade_id=change.upgrade_id)
         return Outcome(change, Result.FORGOTTEN, "no longer tracked (the upgrade stays)",
                        change.upgrade_id)
-
-
-def status_of(remote_status: str | None) -> RecordStatus:
-    """Partner Center's open status string as a recorded status."""
-    folded = (remote_status or "").casefold()
-    if folded == "completed":
-        return RecordStatus.COMPLETED
-    if folded == "failed":
-        return RecordStatus.FAILED
-    return RecordStatus.IN_PROGRESS
 
 
 def started_upgrades(outcomes: Iterable[Outcome]) -> list[Outcome]:

@@ -20,7 +20,9 @@ from reconciler.settings import (
     DEFAULT_ENDPOINT,
     DEFAULT_STATE_PATH,
     BackendSettings,
+    LocalBackendSettings,
     Settings,
+    backend_settings,
 )
 from reconciler.yamlsafe import JSON, Document, Problem, load_documents, locate_key, problem_at
 
@@ -52,6 +54,7 @@ class GlobalOptions:
     simulate: bool = False
     no_color: bool = False
     verbosity: int = 0
+    no_ci: bool = False
 
 
 def _secret_problems(file: str, document: Document) -> list[Problem]:
@@ -123,20 +126,15 @@ def _backend(options: GlobalOptions, env: Mapping[str, str], data: Mapping[str, 
     state = options.state or (Path(env["RECONCILER_STATE"]) if env.get("RECONCILER_STATE")
                               else None)
     if state is not None:
-        return BackendSettings(type="local", path=state)
+        return LocalBackendSettings(state)
     section = _section(data, "backend")
-    kind = str(section.get("type", "local"))
-    path = _relative_to(base, str(section.get("path", DEFAULT_STATE_PATH)))
-    backend = BackendSettings(
-        type=kind, path=path,
+    return backend_settings(
+        str(section.get("type", "local")),
+        path=_relative_to(base, str(section.get("path", DEFAULT_STATE_PATH))),
         account_url=cast(str | None, section.get("account_url")),
         container=cast(str | None, section.get("container")),
         key=cast(str | None, section.get("key")),
     )
-    if kind == "azureblob" and not (backend.account_url and backend.container and backend.key):
-        raise ConfigError("The azureblob backend needs backend.account_url, backend.container "
-                          "and backend.key in the settings file.")
-    return backend
 
 
 def resolve(options: GlobalOptions, env: Mapping[str, str] | None = None,
@@ -169,4 +167,5 @@ def resolve(options: GlobalOptions, env: Mapping[str, str] | None = None,
         color=not (options.no_color or bool(env.get("NO_COLOR"))),
         verbosity=options.verbosity,
         config_path=config_path,
+        ci_integration=not options.no_ci,
     )

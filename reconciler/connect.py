@@ -37,7 +37,7 @@ SIMULATED_COMPLETION_SECONDS = float(os.environ.get("RECONCILER_SIMULATE_COMPLET
 
 def simulator_world_path(settings: Settings) -> Path:
     """Where ``--simulate`` keeps its world: next to the local state file."""
-    return settings.backend.path.parent / SIMULATOR_WORLD
+    return settings.work_dir / SIMULATOR_WORLD
 
 
 def client_config(settings: Settings, endpoint: str, parallelism: int | None) -> ClientConfig:

@@ -1,9 +1,9 @@
 """Manifests (YAML) → :class:`~reconciler.model.Desired`, with ``path:line`` on every error.
 
-Discovery, parsing and validation follow ``spec/manifest.md``: every problem in every file is
-collected (not just the first) and reported as ``path:line:column: message``. The fast path for
-valid input composes each file once with libyaml and validates each document once with
-jsonschema; line numbers come from the node tree that is already in memory.
+Discovery, parsing and validation follow the README's "Manifests" section: every problem in
+every file is collected (not just the first) and reported as ``path:line:column: message``. The
+fast path for valid input composes each file once with libyaml and validates each document once
+with jsonschema; line numbers come from the node tree that is already in memory.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import cast
 
 from reconciler.errors import ManifestError
-from reconciler.model import Desired, DesiredUpgrade, SourceLocation, UpgradeKey
+from reconciler.model import Desired, DesiredUpgrade, SourceLocation, UpgradeKey, canonical_family
 from reconciler.schemacheck import schema_problems, validator_for
 from reconciler.yamlsafe import JSON, Document, Problem, load_documents, locate, problem_at
 
@@ -63,7 +63,7 @@ def discover(paths: Sequence[Path]) -> tuple[list[Path], list[Problem]]:
 class _Collector:
     """Cross-document bookkeeping: names, customers and the problems found so far."""
 
-    allowed_families: dict[str, str]
+    allowed_families: tuple[str, ...]
     problems: list[Problem] = field(default_factory=list)
     upgrades: list[DesiredUpgrade] = field(default_factory=list)
     names: dict[str, str] = field(default_factory=dict)
@@ -88,10 +88,10 @@ class _Collector:
         self.add_customers(file, document, name, family, labels)
 
     def family(self, file: str, document: Document, raw: str) -> str | None:
-        canonical = self.allowed_families.get(raw.casefold())
+        canonical = canonical_family(raw, self.allowed_families)
         if canonical is None:
             node = locate(document.node, ["spec", "productFamily"])
-            allowed = ", ".join(sorted(self.allowed_families.values()))
+            allowed = ", ".join(sorted(self.allowed_families))
             self.problems.append(problem_at(
                 file, node, f"spec.productFamily: unknown product family {raw!r} "
                             f"(allowed: {allowed})"))
@@ -103,7 +103,7 @@ class _Collector:
         customers = cast(list[dict[str, str]], spec["customers"])
         item_nodes = locate(document.node, ["spec", "customers"]).value
         for index, (customer, node) in enumerate(zip(customers, item_nodes, strict=True)):
-            key = UpgradeKey(customer["id"].lower(), family)
+            key = UpgradeKey.of(customer["id"], family)
             mark = node.start_mark
             location = SourceLocation(file, mark.line + 1, mark.column + 1)
             first = self.keys.get(key)
@@ -153,7 +153,7 @@ def check(paths: Sequence[Path], allowed_families: Iterable[str] = ("Azure",)) \
     The Desired value is only meaningful when the problem list is empty.
     """
     files, problems = discover(paths)
-    collector = _Collector({f.casefold(): f for f in allowed_families}, problems)
+    collector = _Collector(tuple(allowed_families), problems)
     digest = hashlib.sha256()
     shown: list[str] = []
     for path in files:

@@ -6,15 +6,36 @@ Keys order by (customer id, family) so that every listing built from them is det
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+
+
+def canonical_id(customer_id: str) -> str:
+    """A customer (tenant) id in its canonical form: GUIDs compare case-insensitively."""
+    return customer_id.lower()
+
+
+def canonical_family(family: str, allowed: Iterable[str]) -> str | None:
+    """``family`` spelt as the allowed family it names (case-insensitive), or None."""
+    folded = family.casefold()
+    return next((name for name in allowed if name.casefold() == folded), None)
 
 
 @dataclass(frozen=True, slots=True, order=True)
 class UpgradeKey:
-    """One (customer, product family) pair; customer id lower-case, family canonical."""
+    """One (customer, product family) pair; customer id lower-case, family canonical.
+
+    Build keys from user input with :meth:`of`; the plain constructor is for values already
+    canonical (decoded state, plan files), where re-canonicalising 100,000 keys would show.
+    """
 
     customer_id: str
     product_family: str
+
+    @staticmethod
+    def of(customer_id: str, product_family: str) -> UpgradeKey:
+        """The key of a customer id as written anywhere (any case) and a canonical family."""
+        return UpgradeKey(canonical_id(customer_id), product_family)
 
     def __str__(self) -> str:
         return f"{self.customer_id}/{self.product_family}"

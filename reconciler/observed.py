@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from reconciler.model import UpgradeKey
-from reconciler.state import LineItem
+from reconciler.state import LineItem, RecordStatus
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,11 +47,11 @@ class SeenStatus:
 
     @property
     def completed(self) -> bool:
-        return (self.status or "").casefold() == "completed"
+        return RecordStatus.of(self.status) is RecordStatus.COMPLETED
 
     @property
     def failed(self) -> bool:
-        return (self.status or "").casefold() == "failed"
+        return RecordStatus.of(self.status) is RecordStatus.FAILED
 
 
 @dataclass(frozen=True, slots=True)

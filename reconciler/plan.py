@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from operator import attrgetter
 
-from reconciler.model import Desired, DesiredUpgrade, UpgradeKey
+from reconciler.errors import PlanError
+from reconciler.model import Desired, DesiredUpgrade, UpgradeKey, canonical_id
 from reconciler.observed import Observed, SeenEligibility, SeenStatus
 from reconciler.state import Record, RecordStatus, State
 
@@ -36,6 +37,11 @@ class Action(StrEnum):
     wait      ``…``   in_progress          unchanged            none
     noop      `` ``   completed            unchanged            none
     ========  ======  ===================  ===================  ===============================
+
+    Everything else known about an action (symbol, title, colour, whether it is a change or
+    starts an upgrade, its phrase in the summary line) is in :data:`ACTIONS`, the one table
+    every renderer reads; adding an action means a row there, a rule in the planner and a
+    branch in apply.
     """
 
     CREATE = "create"
@@ -49,8 +55,12 @@ class Action(StrEnum):
     NOOP = "noop"
 
     @property
+    def facts(self) -> ActionFacts:
+        return ACTIONS[self]
+
+    @property
     def symbol(self) -> str:
-        return _SYMBOLS[self]
+        return ACTIONS[self].symbol
 
     @property
     def order(self) -> int:
@@ -59,19 +69,50 @@ class Action(StrEnum):
     @property
     def is_change(self) -> bool:
         """Whether apply records or calls anything for this action."""
-        return self in CHANGES
+        return ACTIONS[self].is_change
+
+    @property
+    def starts_upgrade(self) -> bool:
+        """Whether apply may POST a create for it (what --max-upgrades caps)."""
+        return ACTIONS[self].starts_upgrade
 
 
-_SYMBOLS = {
-    Action.CREATE: "+", Action.ADOPT: "<", Action.RESUME: "~", Action.RETRY: "+",
-    Action.UPDATE: "~", Action.FORGET: "-", Action.BLOCKED: "!", Action.WAIT: "…",
-    Action.NOOP: " ",
+@dataclass(frozen=True, slots=True)
+class ActionFacts:
+    """What renderers and apply need to know about one action."""
+
+    symbol: str
+    #: A table heading, e.g. in the markdown comment.
+    title: str
+    #: The terminal colour of its rows (click colour names).
+    colour: str
+    #: The words after the count in the ``Plan:`` summary line ("3 to create", "1 blocked").
+    tally: str
+    #: Apply records or calls something for it ("changes" for --detailed-exitcode).
+    is_change: bool = False
+    #: Apply may POST a create for it.
+    starts_upgrade: bool = False
+    #: Listed row by row in text and markdown (else only counted: a converged plan of
+    #: 100,000 customers is one line).
+    listed: bool = True
+
+
+#: The one table of action facts, in action order (the order of plan output and the summary).
+ACTIONS: dict[Action, ActionFacts] = {
+    Action.CREATE: ActionFacts("+", "Create", "green", "to create", True, True),
+    Action.ADOPT: ActionFacts("<", "Adopt", "cyan", "to adopt", True),
+    Action.RESUME: ActionFacts("~", "Resume", "yellow", "to resume", True, True),
+    Action.RETRY: ActionFacts("+", "Retry", "green", "to retry", True, True),
+    Action.UPDATE: ActionFacts("~", "Update", "yellow", "to update", True),
+    Action.FORGET: ActionFacts("-", "Forget", "red", "to forget", True),
+    Action.BLOCKED: ActionFacts("!", "Blocked", "magenta", "blocked"),
+    Action.WAIT: ActionFacts("…", "In progress", "blue", "in progress"),
+    Action.NOOP: ActionFacts(" ", "Unchanged", "white", "unchanged", listed=False),
 }
 _ORDER = {action: index for index, action in enumerate(Action)}
-CHANGES = frozenset({Action.CREATE, Action.ADOPT, Action.RESUME, Action.RETRY, Action.UPDATE,
-                     Action.FORGET})
+CHANGES = frozenset(a for a, facts in ACTIONS.items() if facts.is_change)
 #: Actions that make apply POST a create (what --max-upgrades caps).
-STARTS_UPGRADE = frozenset({Action.CREATE, Action.RETRY, Action.RESUME})
+STARTS_UPGRADE = frozenset(a for a, facts in ACTIONS.items() if facts.starts_upgrade)
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,7 +166,15 @@ class Plan:
 
     def upgrades_started(self) -> int:
         """How many changes would POST a create (for --max-upgrades)."""
-        return sum(1 for change in self.changes if change.action in STARTS_UPGRADE)
+        return sum(1 for change in self.changes if change.action.starts_upgrade)
+
+    def check_max_upgrades(self, max_upgrades: int | None) -> None:
+        """Refuse (PlanError) a plan that would start more upgrades than ``max_upgrades``."""
+        started = self.upgrades_started()
+        if max_upgrades is not None and started > max_upgrades:
+            raise PlanError(f"The plan would start {started} upgrades, more than "
+                            f"--max-upgrades {max_upgrades}. Nothing was done; narrow it with "
+                            "--target or raise the limit.")
 
 
 def make(desired: Desired, state: State | None, observed: Observed, *, created_at: str,
@@ -134,7 +183,7 @@ def make(desired: Desired, state: State | None, observed: Observed, *, created_a
 
     ``targets`` (customer ids) restricts the plan to those customers; empty means all.
     """
-    wanted = {t.lower() for t in targets}
+    wanted = {canonical_id(t) for t in targets}
     desired_by_key = desired.by_key()
     recorded = state.records if state is not None else {}
     # One pass over each side instead of a union set: at 100,000 keys every hash and equality

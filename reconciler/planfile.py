@@ -1,16 +1,20 @@
-"""Saved plan files: reading one back, refusing anything malformed or from a newer version."""
+"""Saved plan files: writing, reading back (refusing anything malformed or from a newer
+version), and refusing a plan that no longer fits the state and manifests it was made from."""
 
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
 
+from reconciler.durations import format_duration
 from reconciler.errors import PlanError
 from reconciler.model import UpgradeKey
 from reconciler.plan import FORMAT_VERSION, Action, Change, Plan
 from reconciler.render.json import render
 from reconciler.schemacheck import validator_for
+from reconciler.state import State
 
 
 def write(plan: Plan, path: Path) -> None:
@@ -54,3 +58,23 @@ def from_dict(document: dict[str, Any]) -> Plan:
                 lineage=document["lineage"], serial=document["serial"],
                 manifest_digest=document["manifest_digest"], refreshed=document["refreshed"],
                 targets=tuple(document.get("targets", ())))
+
+
+def check_fresh(plan: Plan, state: State | None, digest: str, max_age: float,
+                now: datetime) -> None:
+    """Refuse a saved plan made from other state, other manifests, or too long ago."""
+    lineage = state.lineage if state else None
+    serial = state.serial if state else None
+    if (plan.lineage, plan.serial) != (lineage, serial):
+        raise PlanError(f"Saved plan is stale: it was made from state lineage {plan.lineage} "
+                        f"serial {plan.serial}, but the state is now lineage {lineage} serial "
+                        f"{serial}. Nothing was done; run plan again.")
+    if plan.manifest_digest != digest:
+        raise PlanError("Saved plan is stale: the manifests changed since it was made. Nothing "
+                        "was done; run plan again.")
+    made = datetime.strptime(plan.created_at, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    age = (now - made).total_seconds()
+    if age > max_age:
+        raise PlanError(f"Saved plan is {format_duration(int(age))} old, older than "
+                        f"--max-plan-age {format_duration(max_age)}. Nothing was done; run plan "
+                        "again.")

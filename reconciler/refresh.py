@@ -22,7 +22,7 @@ from types import MappingProxyType
 from typing import Protocol, runtime_checkable
 
 from reconciler.errors import RemoteError
-from reconciler.model import Desired, UpgradeKey
+from reconciler.model import Desired, UpgradeKey, canonical_id
 from reconciler.observed import Observed, SeenEligibility, SeenStatus
 from reconciler.partnercenter import (
     AuthenticationError,
@@ -66,7 +66,7 @@ class Reads:
 
 def needed(desired: Desired, state: State | None, targets: Collection[str] = ()) -> Reads:
     """The reads a plan needs (pure)."""
-    wanted = {t.lower() for t in targets}
+    wanted = {canonical_id(t) for t in targets}
     records = state.records if state is not None else {}
     eligibility: list[UpgradeKey] = []
     status: list[tuple[UpgradeKey, str]] = []

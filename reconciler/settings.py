@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
+
+from reconciler.errors import ConfigError
 
 DEFAULT_ENDPOINT = "https://api.partnercenter.microsoft.com"
 DEFAULT_STATE_PATH = Path(".reconciler/state.json")
@@ -16,14 +19,39 @@ DEFAULT_ALLOWED_FAMILIES = ("Azure",)
 
 
 @dataclass(frozen=True, slots=True)
-class BackendSettings:
-    """Where state lives. ``type`` is ``local`` (``path``) or ``azureblob`` (the other three)."""
+class LocalBackendSettings:
+    """State in local files at ``path`` (and beside it: journal, lock, history)."""
 
-    type: str = "local"
     path: Path = DEFAULT_STATE_PATH
-    account_url: str | None = None
-    container: str | None = None
-    key: str | None = None
+    type: Literal["local"] = "local"
+
+
+@dataclass(frozen=True, slots=True)
+class AzureBlobBackendSettings:
+    """State in the blob ``key`` of ``container`` in the storage account ``account_url``."""
+
+    account_url: str
+    container: str
+    key: str
+    type: Literal["azureblob"] = "azureblob"
+
+
+#: Where state lives: one of the backends, told apart by ``type``.
+BackendSettings = LocalBackendSettings | AzureBlobBackendSettings
+
+
+def backend_settings(type: str = "local", *, path: Path | None = None,
+                     account_url: str | None = None, container: str | None = None,
+                     key: str | None = None) -> BackendSettings:
+    """The one place backend settings are checked: the type, and the fields it needs."""
+    if type == "local":
+        return LocalBackendSettings(path if path is not None else DEFAULT_STATE_PATH)
+    if type == "azureblob":
+        if not (account_url and container and key):
+            raise ConfigError("The azureblob backend needs backend.account_url, "
+                              "backend.container and backend.key in the settings file.")
+        return AzureBlobBackendSettings(account_url, container, key)
+    raise ConfigError(f'Unknown state backend type "{type}"; use "local" or "azureblob".')
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,7 +59,7 @@ class Settings:
     """Resolved settings for one invocation."""
 
     manifests: tuple[Path, ...] = (Path("manifests"),)
-    backend: BackendSettings = field(default_factory=BackendSettings)
+    backend: BackendSettings = field(default_factory=LocalBackendSettings)
     endpoint: str = DEFAULT_ENDPOINT
     authority: str | None = None
     tenant_id: str | None = None
@@ -43,3 +71,13 @@ class Settings:
     color: bool = True
     verbosity: int = 0
     config_path: Path | None = None
+    #: CI annotations and summaries (off with --no-ci-integration).
+    ci_integration: bool = True
+
+    @property
+    def work_dir(self) -> Path:
+        """Where local run files live (the simulator's world): beside local state, else the
+        default state directory."""
+        if isinstance(self.backend, LocalBackendSettings):
+            return self.backend.path.parent
+        return DEFAULT_STATE_PATH.parent

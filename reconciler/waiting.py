@@ -11,9 +11,9 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
-from reconciler.apply import Outcome, Result, status_of
+from reconciler.apply import Outcome, Result
 from reconciler.backends import StateRecorder
-from reconciler.history import OperationLog
+from reconciler.history import History
 from reconciler.partnercenter import PartnerCenterClient, PartnerCenterError
 from reconciler.refresh import read_status
 from reconciler.state import ErrorDetail, RecordStatus, utc_now
@@ -32,7 +32,7 @@ class WaitClock:
 
 def wait_for(client: PartnerCenterClient, recorder: StateRecorder, outcomes: Sequence[Outcome],
              *, timeout: float, stop_requested: Callable[[], bool],
-             journal: OperationLog | None = None, clock: WaitClock | None = None,
+             history: History | None = None, clock: WaitClock | None = None,
              on_outcome: Callable[[Outcome], None] | None = None) -> list[Outcome]:
     """Poll until every upgrade is terminal, the timeout passes, or a stop is requested.
 
@@ -51,7 +51,7 @@ def wait_for(client: PartnerCenterClient, recorder: StateRecorder, outcomes: Seq
         clock.sleep(min(delay, remaining))
         delay = min(delay * 2, MAX_DELAY)
         for key, outcome in list(pending.items()):
-            done = _poll(client, recorder, outcome, journal)
+            done = _poll(client, recorder, outcome, history)
             if done is not None:
                 final[key] = done
                 del pending[key]
@@ -67,7 +67,7 @@ def wait_for(client: PartnerCenterClient, recorder: StateRecorder, outcomes: Seq
 
 
 def _poll(client: PartnerCenterClient, recorder: StateRecorder, outcome: Outcome,
-          journal: OperationLog | None) -> Outcome | None:
+          history: History | None) -> Outcome | None:
     """One status read; records a change of status; returns an outcome once terminal."""
     upgrade_id = outcome.upgrade_id or ""
     try:
@@ -78,15 +78,15 @@ def _poll(client: PartnerCenterClient, recorder: StateRecorder, outcome: Outcome
     if record is None or not seen.found or seen.foreign:
         return replace(outcome, result=Result.FAILED,
                        message=f"upgrade {upgrade_id} can no longer be read (drift?)")
-    status = status_of(seen.status)
+    status = RecordStatus.of(seen.status)
     if seen.status != record.remote_status:
         error = ErrorDetail(seen.error_code, seen.error_message or "the upgrade failed") \
             if status is RecordStatus.FAILED else None
         updated = replace(record, status=status, remote_status=seen.status,
                           line_items=seen.line_items, error=error, updated_at=utc_now())
         recorder.put(updated)
-        if journal is not None:
-            journal.transition(outcome.key.customer_id, outcome.key.product_family, "polled",
+        if history is not None:
+            history.transition(outcome.key.customer_id, outcome.key.product_family, "polled",
                                record.status.value, status.value, upgrade_id=upgrade_id,
                                detail=seen.status)
     if status is RecordStatus.COMPLETED:

@@ -8,7 +8,7 @@ import pytest
 
 from reconciler.config import GlobalOptions, resolve
 from reconciler.errors import ConfigError
-from reconciler.settings import DEFAULT_ENDPOINT, BackendSettings
+from reconciler.settings import DEFAULT_ENDPOINT, LocalBackendSettings
 
 FULL = """\
 manifests: [waves/]
@@ -28,7 +28,7 @@ apply:
 def test_defaults_without_settings_file(tmp_path: Path) -> None:
     settings = resolve(GlobalOptions(), env={}, cwd=tmp_path)
     assert settings.endpoint == DEFAULT_ENDPOINT
-    assert settings.backend == BackendSettings()
+    assert settings.backend == LocalBackendSettings()
     assert settings.manifests == (Path("manifests"),)
     assert settings.parallelism == 4
     assert settings.config_path is None
@@ -59,7 +59,7 @@ def test_precedence_flag_over_env_over_file(tmp_path: Path) -> None:
     env = {"PARTNER_CENTER_ENDPOINT": "http://127.0.0.1:9", "RECONCILER_STATE": "env.json"}
     from_env = resolve(GlobalOptions(), env=env, cwd=tmp_path)
     assert from_env.endpoint == "http://127.0.0.1:9"
-    assert from_env.backend == BackendSettings(type="local", path=Path("env.json"))
+    assert from_env.backend == LocalBackendSettings(path=Path("env.json"))
     from_flags = resolve(GlobalOptions(endpoint="http://localhost:8/", state=Path("flag.json")),
                          env=env, cwd=tmp_path)
     assert from_flags.endpoint == "http://localhost:8"

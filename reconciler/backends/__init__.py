@@ -1,17 +1,23 @@
-"""State backends behind one small protocol; :func:`open_backend` picks one from settings."""
+"""State backends behind one small protocol.
+
+:func:`opened` is how commands reach one: it opens the backend the settings describe,
+optionally holds the state lock for the block, and always closes it again.
+"""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 
 from reconciler.backends.base import LockInfo, StateBackend
 from reconciler.backends.local import LocalBackend
 from reconciler.backends.recorder import StateRecorder
 from reconciler.errors import ConfigError
-from reconciler.settings import BackendSettings
+from reconciler.settings import AzureBlobBackendSettings, BackendSettings, LocalBackendSettings
 
-__all__ = ["LocalBackend", "LockInfo", "StateBackend", "StateRecorder", "open_backend"]
+__all__ = ["LocalBackend", "LockInfo", "StateBackend", "StateRecorder", "locked",
+           "open_backend", "opened"]
 
 #: Internal knobs, for tests: a shorter lease (15 s is Azure's minimum) and renewal period.
 LEASE_SECONDS_ENV = "RECONCILER_AZUREBLOB_LEASE_SECONDS"
@@ -20,22 +26,42 @@ RENEW_SECONDS_ENV = "RECONCILER_AZUREBLOB_RENEW_SECONDS"
 
 def open_backend(settings: BackendSettings, env: Mapping[str, str] | None = None) -> StateBackend:
     """The backend ``settings`` describe; opening touches nothing on disk or network."""
-    if settings.type == "local":
+    if isinstance(settings, LocalBackendSettings):
         return LocalBackend(settings.path)
-    if settings.type == "azureblob":
-        return _azureblob(settings, os.environ if env is None else env)
-    raise ConfigError(f'Unknown state backend type "{settings.type}"; use "local" or "azureblob".')
+    return _azureblob(settings, os.environ if env is None else env)
 
 
-def _azureblob(settings: BackendSettings, env: Mapping[str, str]) -> StateBackend:
+@contextmanager
+def locked(backend: StateBackend, operation: str, timeout: float = 0.0) -> Iterator[LockInfo]:
+    """Hold ``backend``'s state lock for the block (LockError naming the holder if taken)."""
+    info = backend.lock(LockInfo.new(operation), timeout)
+    try:
+        yield info
+    finally:
+        backend.unlock(info.id)
+
+
+@contextmanager
+def opened(settings: BackendSettings, *, lock: str | None = None, timeout: float = 0.0,
+           env: Mapping[str, str] | None = None) -> Iterator[StateBackend]:
+    """The backend for the block, holding the lock for operation ``lock`` when given."""
+    backend = open_backend(settings, env)
+    try:
+        if lock is None:
+            yield backend
+        else:
+            with locked(backend, lock, timeout):
+                yield backend
+    finally:
+        backend.close()
+
+
+def _azureblob(settings: AzureBlobBackendSettings, env: Mapping[str, str]) -> StateBackend:
     from reconciler.backends.azureclient import require_sdk
 
     require_sdk()  # a one-line install hint when the azure extra is missing
     from reconciler.backends.azureblob import AzureBlobBackend
 
-    if not (settings.account_url and settings.container and settings.key):
-        raise ConfigError("The azureblob backend needs backend.account_url, backend.container "
-                          "and backend.key in the settings file.")
     lease = int(env.get(LEASE_SECONDS_ENV) or 60)
     if not 15 <= lease <= 60:
         raise ConfigError(f"{LEASE_SECONDS_ENV} must be between 15 and 60 (seconds).")

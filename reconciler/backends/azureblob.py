@@ -7,14 +7,16 @@ Blobs, for ``key: reconciler/state.json``:
                                      metadata says who holds it;
 * ``reconciler/state.json.journal``  an append blob, one block per change since the snapshot,
                                      so recording a change is one small request however large
-                                     the state is; leased together with the snapshot.
+                                     the state is; leased together with the snapshot;
+* ``reconciler/state.json.history``  the operation history, append blobs that every run adds
+                                     to (see :mod:`reconciler.backends.azurehistory`).
 
 Every write names the lease *and* the ETag this object last saw, so the service refuses it when
-the lock was lost or the blob changed behind our back; the first is a LockError (and sets
-:attr:`lost`), the second a StateError. Both blobs exist, possibly empty, from the first lock on
-(a lease needs a blob); an empty snapshot with an empty journal reads as "no state".
-An append blob holds at most 50,000 blocks, so before it fills up the journal is folded into a
-new snapshot. Storage account versioning and soft delete keep the previous snapshots (see
+the lock was lost or the blob changed behind our back; the first is a LockError (and
+:meth:`lock_lost` turns true), the second a StateError. Both blobs exist, possibly empty, from
+the first lock on (a lease needs a blob); an empty snapshot with an empty journal reads as "no
+state". An append blob holds at most 50,000 blocks, so before it fills up the journal is folded
+into a new snapshot. Storage account versioning and soft delete keep the previous snapshots (see
 docs/backends.md), so no backup blob is written.
 """
 
@@ -29,13 +31,14 @@ from typing import TYPE_CHECKING, Any
 
 from reconciler.backends import azureread, journal, snapshot
 from reconciler.backends.azureclient import container_client, describe_error, error_code
+from reconciler.backends.azurehistory import BlobHistory
 from reconciler.backends.azurelease import (
     DEFAULT_LEASE_SECONDS,
     LeaseKeeper,
     is_lease_lost,
     lock_metadata,
 )
-from reconciler.backends.base import LockInfo
+from reconciler.backends.base import LockInfo, check_writable, lost_message
 from reconciler.errors import LockError, StateError
 from reconciler.state import State, StateChange, fold
 
@@ -74,8 +77,9 @@ class AzureBlobBackend:
         self._mutex = threading.RLock()  # worker threads of one run share this object
         self._held: LockInfo | None = None
         self._keeper: LeaseKeeper | None = None
-        #: Set once the lock is lost; the CLI stops starting new work when it is.
+        #: Set once the lock is lost; a run stops starting new work when it is.
         self.lost = threading.Event()
+        self._history = BlobHistory(self._container, key)
         self._forget_remote()
 
     def _forget_remote(self) -> None:
@@ -132,7 +136,8 @@ class AzureBlobBackend:
         except AzureError as exc:
             if is_lease_lost(exc):
                 self._lose(f"{what} was refused: {describe_error(exc)}")
-                raise LockError(self._lost_message(what)) from None
+                raise LockError(lost_message(self.describe(), what, self._lost_reason())) \
+                    from None
             if error_code(exc) == "ContainerNotFound":  # type: ignore[arg-type]
                 raise StateError(
                     f"The container {self.container} does not exist in {self.account_url}; "
@@ -229,7 +234,7 @@ class AzureBlobBackend:
             if self._held is not None and self._serial is None:
                 self.read()
             if self._lineage is None or self._serial is None:
-                self._check_writable("", change.serial, "record a change")
+                self._check_writable(None, change.serial, "record a change")
                 raise StateError(
                     f"No state exists in {self.describe()} yet: write a snapshot before changes."
                 )
@@ -274,22 +279,14 @@ class AzureBlobBackend:
         tail = blob.download_blob(offset=self._journal_length, length=len(line)).readall()
         return bool(tail == line)
 
-    def _check_writable(self, lineage: str, serial: int, what: str) -> None:
-        if self._held is None:
-            raise StateError(f"Cannot {what} in {self.describe()} without holding the state lock.")
-        if self.lost.is_set():
-            raise LockError(self._lost_message(what))
-        if self._serial is None:
+    def _check_writable(self, lineage: str | None, serial: int, what: str) -> None:
+        if self._held is not None and not self.lost.is_set() and self._serial is None:
             self.read()
-        if lineage and self._lineage is not None and lineage != self._lineage:
-            raise StateError(
-                f"Refusing to {what}: {self.describe()} holds state {self._lineage}, not {lineage}."
-            )
-        if self._serial is not None and serial < self._serial:
-            raise StateError(
-                f"Refusing to {what}: serial {serial} is older than the recorded serial "
-                f"{self._serial} in {self.describe()}."
-            )
+        known = (self._lineage, self._serial) if self._lineage is not None and \
+            self._serial is not None else None
+        check_writable(self.describe(), what, held=self._held is not None,
+                       lost=self._lost_reason() if self.lost.is_set() else None,
+                       known=known, lineage=lineage, serial=serial)
 
     # --- locking ---------------------------------------------------------------------------
 
@@ -313,7 +310,11 @@ class AzureBlobBackend:
             self._keeper.start()
         return info
 
-    def on_lost(self, callback: Callable[[], None]) -> None:
+    def lock_lost(self) -> bool:
+        """True once the lease taken by :meth:`lock` was broken, taken or expired."""
+        return self.lost.is_set()
+
+    def on_lock_lost(self, callback: Callable[[], None]) -> None:
         """Call ``callback`` once the lock held now is lost (e.g. to stop starting upgrades)."""
         if self._keeper is not None:
             self._keeper.on_lost(callback)
@@ -322,11 +323,10 @@ class AzureBlobBackend:
         log.error("Lost the state lock on %s: %s.", self.location, reason)
         self.lost.set()
 
-    def _lost_message(self, what: str) -> str:
-        reason = self._keeper.reason if self._keeper is not None and self._keeper.reason else \
-            "its lease was broken, taken or expired"
-        return (f"Cannot {what}: this run lost the state lock on {self.describe()} "
-                f"({reason}); nothing more is written there.")
+    def _lost_reason(self) -> str:
+        if self._keeper is not None and self._keeper.reason:
+            return self._keeper.reason
+        return "its lease was broken, taken or expired"
 
     def _lease_id(self) -> str:
         if self._held is None:
@@ -369,6 +369,18 @@ class AzureBlobBackend:
         with self._storage("release the state lock"):
             return azurelock.break_if(self._state_blob(), self._journal_blob(), lock_id,
                                       self.location)
+
+    # --- history ---------------------------------------------------------------------------
+
+    def append_history(self, data: bytes) -> None:
+        """Append history lines as one block (not leased: see azurehistory)."""
+        with self._storage("append to the operation history"):
+            self._history.append(data)
+
+    def read_history(self) -> bytes:
+        """Every history segment's lines, oldest first."""
+        with self._storage("read the operation history"):
+            return self._history.read()
 
     def close(self) -> None:
         """Stop renewing (a held lock then expires by itself) and close connections."""

@@ -13,11 +13,12 @@ import getpass
 import os
 import socket
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from reconciler import __version__
+from reconciler.errors import LockError, StateError
 from reconciler.state import State, StateChange, utc_now
 
 
@@ -111,7 +112,11 @@ class LockInfo:
 
 
 class StateBackend(Protocol):
-    """Where state lives. Writes (``append``, ``write``) need the lock held by this object."""
+    """Where state lives. Writes (``append``, ``write``) need the lock held by this object.
+
+    Besides the state, a backend keeps the run's operation history (an append-only log of
+    every Partner Center call and state transition), so it goes wherever the state goes.
+    """
 
     def describe(self) -> str:
         """A short phrase naming the location, e.g. "local state file .reconciler/state.json"."""
@@ -145,9 +150,53 @@ class StateBackend(Protocol):
         """Remove the lock if (and only if) its ID is ``lock_id``; return what was removed."""
         ...
 
+    def lock_lost(self) -> bool:
+        """True once the lock this object took was lost (broken, taken or expired) while held."""
+        ...
+
+    def on_lock_lost(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` (once, from any thread) if the lock held now is lost."""
+        ...
+
+    def append_history(self, data: bytes) -> None:
+        """Append whole history lines (each ending in a newline); thread-safe."""
+        ...
+
+    def read_history(self) -> bytes:
+        """Every history line appended so far, oldest first (b"" when there is none)."""
+        ...
+
     def close(self) -> None:
         """Release open handles (not the lock)."""
         ...
+
+
+def check_writable(where: str, what: str, *, held: bool, lost: str | None,
+                   known: tuple[str, int] | None, lineage: str | None, serial: int) -> None:
+    """The guard every backend runs before a write: the lock is held and not lost, and the
+    write continues the lineage and serial this backend last saw (``known``), never going back.
+
+    ``lost`` is why the lock was lost (None while it is held); ``lineage`` None means "the
+    lineage already recorded" (a journal change names none).
+    """
+    if not held:
+        raise StateError(f"Cannot {what} in {where} without holding the state lock.")
+    if lost is not None:
+        raise LockError(lost_message(where, what, lost))
+    if known is None:
+        return
+    known_lineage, known_serial = known
+    if lineage is not None and lineage != known_lineage:
+        raise StateError(f"Refusing to {what}: {where} holds state {known_lineage}, not {lineage}.")
+    if serial < known_serial:
+        raise StateError(f"Refusing to {what}: serial {serial} is older than the recorded serial "
+                         f"{known_serial} in {where}.")
+
+
+def lost_message(where: str, what: str, reason: str) -> str:
+    """The sentence for a write refused because the lock was lost."""
+    return (f"Cannot {what}: this run lost the state lock on {where} ({reason}); nothing more "
+            "is written there.")
 
 
 def detect_run_url(env: Mapping[str, str]) -> str | None:

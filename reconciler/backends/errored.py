@@ -7,10 +7,7 @@ the working directory, in the snapshot format, and ``reconciler state push`` put
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
 from pathlib import Path
-from typing import Protocol, runtime_checkable
 
 from reconciler.backends import snapshot
 from reconciler.backends.base import StateBackend
@@ -20,28 +17,6 @@ from reconciler.errors import LockError, StateError
 from reconciler.state import State
 
 ERRORED_STATE_FILE = "errored.reconciler-state.json"
-
-
-@runtime_checkable
-class LeasedBackend(Protocol):
-    """A backend whose lock can be lost while held (a lease that failed to renew)."""
-
-    lost: threading.Event
-
-    def on_lost(self, callback: Callable[[], None]) -> None:
-        """Call ``callback`` once the lock held now is lost."""
-        ...
-
-
-def watch_lock(backend: object, callback: Callable[[], None]) -> None:
-    """Call ``callback`` when ``backend`` loses the lock held now (never, for a local one)."""
-    if isinstance(backend, LeasedBackend):
-        backend.on_lost(callback)
-
-
-def lock_lost(backend: object) -> bool:
-    """True when ``backend`` lost the lock it held."""
-    return isinstance(backend, LeasedBackend) and backend.lost.is_set()
 
 
 def save_errored(state: State, directory: Path | None = None) -> Path:
@@ -63,12 +38,12 @@ def finish_run(recorder: StateRecorder, backend: StateBackend) -> None:
 
     Raises LockError telling the user where the errored state is and how to push it.
     """
-    if not lock_lost(backend):
+    if not backend.lock_lost():
         try:
             recorder.flush()
             return
         except (LockError, StateError):
-            if not isinstance(backend, LeasedBackend):
+            if not backend.lock_lost():
                 raise
     path = save_errored(recorder.snapshot())
     raise LockError(errored_message(path, backend.describe()),

@@ -13,17 +13,15 @@ import json
 import zlib
 from dataclasses import dataclass
 
-from reconciler.errors import StateError
-from reconciler.state import (
-    State,
-    StateChange,
+from reconciler.backends.codec import (
     check_format_version,
-    fold,
     key_from_dict,
     key_to_dict,
     record_from_dict,
     record_to_dict,
 )
+from reconciler.errors import StateError
+from reconciler.state import State, StateChange, fold
 
 FORMAT_VERSION = 1
 _CRC_TAIL_LEN = len(',"crc32":"00000000"}')

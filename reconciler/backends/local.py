@@ -6,7 +6,9 @@ Files, for a state at ``.reconciler/state.json``:
                           fsync of the directory); the previous one is kept as ``.backup``;
 * ``state.json.journal``  one fsync'd line per change since the snapshot, so recording a change
                           costs one small append however many records the state holds;
-* ``state.json.lock``     who holds the lock (see :mod:`reconciler.backends.lock`).
+* ``state.json.lock``     who holds the lock (see :mod:`reconciler.backends.lock`);
+* ``state.json.history``  the operation history (:mod:`reconciler.history`), appended to by
+                          every run and never rewritten.
 
 ``read`` folds the journal into the snapshot in memory (it never writes, so ``plan`` leaves no
 trace); ``write`` folds it on disk. A crash between the snapshot's rename and the journal's
@@ -20,10 +22,11 @@ import logging
 import os
 import shutil
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from reconciler.backends import journal, snapshot
-from reconciler.backends.base import LockInfo
+from reconciler.backends.base import LockInfo, check_writable
 from reconciler.backends.fsutil import atomic_write, fsync_directory, sync_data, write_all
 from reconciler.backends.lock import FileLock
 from reconciler.errors import StateError
@@ -50,6 +53,8 @@ class LocalBackend:
         self.path = Path(path)
         self.backup_path = self.path.with_name(self.path.name + ".backup")
         self.journal_path = self.path.with_name(self.path.name + ".journal")
+        self.history_path = self.path.with_name(self.path.name + ".history")
+        self._history_fd: int | None = None
         self._lock = FileLock(self.path.with_name(self.path.name + ".lock"), self.path)
         self._mutex = threading.RLock()  # worker threads of one run share this object
         self._held: LockInfo | None = None
@@ -214,17 +219,10 @@ class LocalBackend:
             self._serial = change.serial
 
     def _check_writable(self, lineage: str, serial: int, what: str) -> None:
-        if self._held is None:
-            raise StateError(f"Cannot {what} in {self.path} without holding the state lock.")
-        if self._lineage is not None and lineage != self._lineage:
-            raise StateError(
-                f"Refusing to {what}: {self.path} holds state {self._lineage}, not {lineage}."
-            )
-        if self._serial is not None and serial < self._serial:
-            raise StateError(
-                f"Refusing to {what}: serial {serial} is older than the recorded serial "
-                f"{self._serial} in {self.path}."
-            )
+        known = (self._lineage, self._serial) if self._lineage is not None and \
+            self._serial is not None else None
+        check_writable(str(self.path), what, held=self._held is not None, lost=None,
+                       known=known, lineage=lineage, serial=serial)
 
     def _open_journal(self) -> int:
         if self._journal_fd is not None:
@@ -272,7 +270,44 @@ class LocalBackend:
         """Remove the lock if its ID is ``lock_id``, whoever holds it."""
         return self._lock.force_release(lock_id)
 
+    def lock_lost(self) -> bool:
+        """A lock file is not a lease: it cannot expire while held."""
+        return False
+
+    def on_lock_lost(self, callback: Callable[[], None]) -> None:
+        """Never called back (see :meth:`lock_lost`)."""
+
+    # --- history ---------------------------------------------------------------------------
+
+    def append_history(self, data: bytes) -> None:
+        """Append to the history file; written through to the OS, so it survives a SIGKILL."""
+        with self._mutex:
+            if self._history_fd is None:
+                self.history_path.parent.mkdir(parents=True, exist_ok=True)
+                self._history_fd = os.open(self.history_path,
+                                           os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+            try:
+                write_all(self._history_fd, data)
+            except OSError as exc:
+                raise StateError(f"Cannot append to the operation history {self.history_path}: "
+                                 f"{exc.strerror or exc}.") from exc
+
+    def read_history(self) -> bytes:
+        """The history file's bytes (b"" when no run wrote one yet)."""
+        try:
+            return self.history_path.read_bytes()
+        except FileNotFoundError:
+            return b""
+        except OSError as exc:
+            raise StateError(f"Cannot read the operation history {self.history_path}: "
+                             f"{exc.strerror}.") from None
+
     def close(self) -> None:
-        """Close the journal handle (the lock, if held, stays held)."""
+        """Close the journal and history handles (the lock, if held, stays held)."""
         with self._mutex:
             self._close_journal()
+            if self._history_fd is not None:
+                with contextlib.suppress(OSError):
+                    os.fsync(self._history_fd)
+                    os.close(self._history_fd)
+                self._history_fd = None

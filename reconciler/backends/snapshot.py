@@ -27,17 +27,10 @@ import re
 import zlib
 from typing import Any
 
+from reconciler.backends.codec import check_format_version, record_from_dict, record_to_dict
 from reconciler.errors import StateError
 from reconciler.model import UpgradeKey
-from reconciler.state import (
-    FORMAT_VERSION,
-    Record,
-    RecordMap,
-    State,
-    check_format_version,
-    record_from_dict,
-    record_to_dict,
-)
+from reconciler.state import FORMAT_VERSION, Record, RecordMap, State
 
 _CHECKSUM = re.compile(rb'\A\{\s*"checksum"\s*:\s*"crc32:([0-9a-f]{8})"')
 _ZEROS = b"00000000"

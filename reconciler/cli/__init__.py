@@ -16,14 +16,12 @@ import click
 
 from reconciler import __version__
 from reconciler.cli.apply import apply
-from reconciler.cli.ci import ROOT_FLAG
 from reconciler.cli.drift import drift_command
-from reconciler.cli.importing import history_command, import_command
+from reconciler.cli.importing import import_command
 from reconciler.cli.logs import configure_logging
 from reconciler.cli.plan import plan, show
 from reconciler.cli.simulator import simulator
 from reconciler.cli.state import force_unlock, state
-from reconciler.cli.statepush import push_command
 from reconciler.cli.validate import validate
 from reconciler.config import GlobalOptions, resolve
 from reconciler.errors import ReconcilerError
@@ -79,7 +77,6 @@ def cli(
 ) -> None:
     """Declarative plan/apply for Partner Center product upgrades."""
     configure_logging(verbose)
-    ctx.meta[ROOT_FLAG] = no_ci
     options = GlobalOptions(
         config=config,
         state=state,
@@ -87,15 +84,14 @@ def cli(
         simulate=simulate,
         no_color=no_color,
         verbosity=verbose,
+        no_ci=no_ci,
     )
-    ctx.obj = resolve(options)
+    ctx.obj = resolve(options)  # once per invocation: every command takes it with pass_obj
 
 
 for command in (validate, plan, show, apply, drift_command, import_command, state, force_unlock,
                 simulator):
     cli.add_command(command)
-state.add_command(history_command)
-state.add_command(push_command)
 
 
 def _verbosity(argv: list[str]) -> int:

@@ -15,10 +15,9 @@ import click
 
 from reconciler import ci
 from reconciler.errors import ManifestError
+from reconciler.settings import Settings
 
 F = TypeVar("F", bound=Callable[..., object])
-#: Where the root group's ``--no-ci-integration`` is kept (ctx.meta is shared by subcommands).
-ROOT_FLAG = "reconciler.no_ci_integration"
 
 
 def no_ci_option(func: F) -> F:
@@ -28,9 +27,10 @@ def no_ci_option(func: F) -> F:
                              "when those environments are detected.")(func)
 
 
-def active(ctx: click.Context, no_ci: bool) -> ci.CiSystem | None:
-    """The CI system to integrate with, or None when off or not in CI."""
-    if no_ci or ctx.meta.get(ROOT_FLAG):
+def active(settings: Settings, no_ci: bool) -> ci.CiSystem | None:
+    """The CI system to integrate with, or None when off (either ``--no-ci-integration``) or
+    not in CI."""
+    if no_ci or not settings.ci_integration:
         return None
     return ci.detect(os.environ)
 

@@ -1,24 +1,22 @@
-"""Pieces shared by the commands: settings access, common options, output helpers."""
+"""What every command shares: one convention for settings, common options, output helpers.
+
+Commands take the resolved :class:`~reconciler.settings.Settings` with ``@click.pass_obj``
+(the root group resolves them once per invocation) and never read the click context.
+"""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
 import click
 
+from reconciler.render import FORMATS
 from reconciler.settings import Settings
 
 F = TypeVar("F", bound=Callable[..., object])
-
-
-def settings_of(ctx: click.Context) -> Settings:
-    """The resolved Settings the root group stored for this invocation."""
-    settings = ctx.find_root().obj
-    if not isinstance(settings, Settings):  # pragma: no cover - the root group always sets it
-        raise click.UsageError("settings were not resolved")
-    return settings
 
 
 def manifests_option(func: F) -> F:
@@ -34,23 +32,22 @@ def manifests_option(func: F) -> F:
     )(func)
 
 
-def resolve_manifests(ctx: click.Context, given: tuple[Path, ...]) -> tuple[Path, ...]:
+def manifests(settings: Settings, given: tuple[Path, ...]) -> tuple[Path, ...]:
     """The manifests a command should read: ``-m`` paths if given, else the settings'."""
-    return given or settings_of(ctx).manifests
+    return given or settings.manifests
 
 
 def parse_duration_option(ctx: click.Context, param: click.Parameter,
                           value: str | None) -> float | None:
-    """Click callback turning ``90s``/``15m``/``24h``/``2d`` into seconds (usage error if bad)."""
+    """Click callback turning ``90s``/``15m``/``24h``/``2d`` into seconds.
+
+    A bad value is a UsageError naming the option (exit 1, like every usage error).
+    """
     if value is None:
         return None
     from reconciler.durations import parse_duration
-    from reconciler.errors import UsageError
 
-    try:
-        return parse_duration(value, f"--{(param.name or 'duration').replace('_', '-')}")
-    except UsageError as exc:
-        raise click.BadParameter(exc.message, ctx, param) from exc
+    return parse_duration(value, max(param.opts, key=len, default="duration"))
 
 
 def lock_options(func: F) -> F:
@@ -66,8 +63,18 @@ def no_lock_option(func: F) -> F:
                         help="Read state without taking the lock.")(func)
 
 
-def use_color(ctx: click.Context) -> bool:
-    """Colour only on a TTY, and never with --no-color / NO_COLOR."""
-    import sys
+def parallelism_option(func: F) -> F:
+    """``--parallelism N``: the ceiling on Partner Center calls in flight."""
+    return click.option("--parallelism", type=click.IntRange(1, 64), default=None,
+                        help="Concurrent Partner Center calls (default: settings, 4).")(func)
 
-    return settings_of(ctx).color and sys.stdout.isatty()
+
+def format_option(func: F) -> F:
+    """``--format text|json|markdown``."""
+    return click.option("--format", "fmt", type=click.Choice(FORMATS), default="text",
+                        show_default=True)(func)
+
+
+def use_color(settings: Settings) -> bool:
+    """Colour only on a TTY, and never with --no-color / NO_COLOR."""
+    return settings.color and sys.stdout.isatty()

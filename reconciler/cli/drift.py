@@ -11,51 +11,22 @@ from pathlib import Path
 import click
 
 from reconciler import ci, drift, refresh, workflow
-from reconciler.cli.ci import active, emit, no_ci_option, summarize
+from reconciler.cli.ci import active, emit, manifest_errors_annotated, no_ci_option, summarize
 from reconciler.cli.common import (
+    format_option,
     lock_options,
+    manifests,
     manifests_option,
     no_lock_option,
+    parallelism_option,
     parse_duration_option,
-    settings_of,
     use_color,
 )
-from reconciler.cli.plan import load_inputs
-from reconciler.cli.progress import Progress
-from reconciler.connect import open_client
+from reconciler.cli.progress import progress_line
 from reconciler.drift import DriftReport
-from reconciler.model import Desired
-from reconciler.observed import Observed
 from reconciler.render import drift as render_drift
-from reconciler.render import junit
+from reconciler.render import drift_as, junit
 from reconciler.settings import Settings
-from reconciler.state import State
-
-FORMATS = click.Choice(["text", "json", "markdown"])
-
-
-def observe(settings: Settings, desired: Desired, state: State | None,
-            parallelism: int | None) -> Observed:
-    """Read eligibility for every managed key and status for every recorded upgrade."""
-    reads = refresh.needed_for_drift(desired, state)
-    if not len(reads):
-        return Observed(refreshed=True)
-    parallelism = parallelism or settings.parallelism
-    progress = Progress("Checking drift")
-    try:
-        with open_client(settings, desired=desired, parallelism=parallelism) as client:
-            return refresh.refresh(client, reads, parallelism=parallelism, progress=progress)
-    finally:
-        progress.finish()
-
-
-def render(ctx: click.Context, report: DriftReport, fmt: str) -> str:
-    """The report in the chosen format."""
-    if fmt == "json":
-        return render_drift.render_json(report)
-    if fmt == "markdown":
-        return render_drift.render_markdown(report)
-    return render_drift.render_text(report, color=use_color(ctx))
 
 
 def _annotations(report: DriftReport) -> list[ci.Annotation]:
@@ -66,20 +37,19 @@ def _annotations(report: DriftReport) -> list[ci.Annotation]:
 
 @click.command("drift")
 @manifests_option
-@click.option("--format", "fmt", type=FORMATS, default="text", show_default=True)
+@format_option
 @click.option("--junit-xml", "junit_xml", type=click.Path(path_type=Path), default=None,
               metavar="FILE", help="Also write a JUnit report: one failed case per drifted "
                                    "customer.")
 @click.option("--in-progress-threshold", "threshold", default="24h", show_default=True,
               metavar="DURATION", callback=parse_duration_option,
               help="Report upgrades in progress for longer than this.")
-@click.option("--parallelism", type=click.IntRange(1, 64), default=None,
-              help="Concurrent Partner Center calls (default: settings, 4).")
+@parallelism_option
 @lock_options
 @no_lock_option
 @no_ci_option
-@click.pass_context
-def drift_command(ctx: click.Context, manifest_paths: tuple[Path, ...], fmt: str,
+@click.pass_obj
+def drift_command(settings: Settings, manifest_paths: tuple[Path, ...], fmt: str,
                   junit_xml: Path | None, threshold: float, parallelism: int | None,
                   lock_timeout: float, no_lock: bool, no_ci: bool) -> int:
     """Report where Partner Center differs from recorded state.
@@ -88,17 +58,19 @@ def drift_command(ctx: click.Context, manifest_paths: tuple[Path, ...], fmt: str
     the recorded state, 2 when something drifted, 1 on error. Never changes Partner Center or
     state.
     """
-    settings = settings_of(ctx)
-    system = active(ctx, no_ci)
-    desired, state = load_inputs(ctx, manifest_paths, "drift", system, lock=not no_lock,
-                                 lock_timeout=lock_timeout)
-    observed = observe(settings, desired, state, parallelism)
-    report = drift.classify(desired, state, observed, now=datetime.now(UTC),
-                            created_at=workflow.utc_stamp(), in_progress_threshold=threshold)
+    system = active(settings, no_ci)
+    state = workflow.brief_read(settings, "drift", lock=not no_lock, timeout=lock_timeout)
+    with manifest_errors_annotated(system), progress_line("Checking drift") as progress:
+        inputs = workflow.load_inputs(settings, manifests(settings, manifest_paths), state,
+                                      reads=refresh.needed_for_drift, parallelism=parallelism,
+                                      progress=progress)
+    report = drift.classify(inputs.desired, inputs.state, inputs.observed,
+                            now=datetime.now(UTC), created_at=workflow.utc_stamp(),
+                            in_progress_threshold=threshold)
     if junit_xml is not None:
         junit_xml.parent.mkdir(parents=True, exist_ok=True)
         junit_xml.write_text(junit.render(report), encoding="utf-8")
-    click.echo(render(ctx, report, fmt), nl=False)
+    click.echo(drift_as(report, fmt, color=use_color(settings)), nl=False)
     if system is not None:
         emit(ci.error_lines(system, _annotations(report)))
         summarize(system, lambda: render_drift.render_markdown(report), "drift")

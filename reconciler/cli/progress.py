@@ -9,7 +9,8 @@ from __future__ import annotations
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import TextIO
 
 from reconciler.partnercenter import ClientStats
@@ -86,3 +87,13 @@ class Progress:
             if self.tty and self.shown:
                 self.stream.write("\r\x1b[2K")
                 self.stream.flush()
+
+
+@contextmanager
+def progress_line(label: str) -> Iterator[Progress]:
+    """A :class:`Progress` for the block, its live line cleared when the block ends."""
+    progress = Progress(label)
+    try:
+        yield progress
+    finally:
+        progress.finish()

@@ -1,24 +1,19 @@
-"""``state list|show|rm`` and ``force-unlock``: inspect and edit recorded state.
-
-Thin commands: resolve the backend from the Settings in ``ctx.obj``, call the backend, render.
-User errors are raised as :mod:`reconciler.errors` exceptions; the root group turns them into a
-message and exit code 1.
-"""
+"""``state list|show|rm|history|push`` and ``force-unlock``: inspect and edit recorded state."""
 
 from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterable
+from pathlib import Path
 
 import click
 
-from reconciler.backends import LockInfo, StateBackend, open_backend
-from reconciler.durations import parse_duration
-from reconciler.errors import LockError, UsageError
-from reconciler.model import UpgradeKey
+from reconciler import workflow
+from reconciler.cli.common import lock_options
+from reconciler.errors import UsageError
+from reconciler.render import history as render_history
+from reconciler.render import state as render_state
 from reconciler.settings import Settings
-from reconciler.state import FORMAT_VERSION, Record, State, as_record_map, record_to_dict
 
 _FORMAT = click.Choice(["text", "json"])
 
@@ -33,14 +28,15 @@ def state() -> None:
 @click.pass_obj
 def list_command(settings: Settings, fmt: str) -> None:
     """List every recorded upgrade."""
-    backend = open_backend(settings.backend)
-    recorded = backend.read()
+    found = workflow.recorded(settings)
+    recorded = found.state
     if fmt == "json":
-        click.echo(_json(recorded, recorded.sorted_records() if recorded else ()))
+        click.echo(render_state.render_json(recorded,
+                                            recorded.sorted_records() if recorded else ()))
     elif recorded is None or not recorded.records:
-        click.echo(f"No upgrades are recorded in {backend.describe()}.")
+        click.echo(f"No upgrades are recorded in {found.where}.")
     else:
-        click.echo(_table(recorded.sorted_records()))
+        click.echo(render_state.table(recorded.sorted_records()))
         click.echo(
             f"{len(recorded)} recorded (lineage {recorded.lineage}, serial {recorded.serial})."
         )
@@ -52,55 +48,57 @@ def list_command(settings: Settings, fmt: str) -> None:
 @click.pass_obj
 def show_command(settings: Settings, customer_id: str, fmt: str) -> None:
     """Show everything recorded about one customer."""
-    backend = open_backend(settings.backend)
-    recorded = backend.read()
-    records = recorded.by_customer(customer_id) if recorded else []
+    found = workflow.recorded(settings)
+    records = found.state.by_customer(customer_id) if found.state else []
     if not records:
-        raise UsageError(f"Customer {customer_id} is not recorded in {backend.describe()}.")
+        raise UsageError(f"Customer {customer_id} is not recorded in {found.where}.")
     if fmt == "json":
-        click.echo(_json(recorded, records))
+        click.echo(render_state.render_json(found.state, records))
     else:
-        click.echo("\n\n".join(_details(r) for r in records))
+        click.echo("\n\n".join(render_state.details(r) for r in records))
 
 
 @state.command("rm")
 @click.argument("customer_ids", metavar="CUSTOMER_ID...", nargs=-1, required=True)
-@click.option("--lock-timeout", default="0s", show_default=True, help="How long to wait.")
+@lock_options
 @click.pass_obj
-def rm_command(settings: Settings, customer_ids: tuple[str, ...], lock_timeout: str) -> None:
+def rm_command(settings: Settings, customer_ids: tuple[str, ...], lock_timeout: float) -> None:
     """Stop tracking customers. Their upgrades in Partner Center are not touched."""
-    timeout = parse_duration(lock_timeout, "--lock-timeout")
-    backend = open_backend(settings.backend)
-    if backend.read() is None:  # nothing to remove: do not create a lock (or its directory)
-        raise UsageError(f"No upgrades are recorded in {backend.describe()}; nothing was removed.")
-    info = backend.lock(LockInfo.new("state rm"), timeout)
-    try:
-        removed = _remove(backend, customer_ids)
-    finally:
-        backend.close()
-        backend.unlock(info.id)
-    for key in removed:
+    for key in workflow.remove_customers(settings, customer_ids, lock_timeout=lock_timeout):
         click.echo(f"Stopped tracking {key}; the upgrade itself is untouched.")
 
 
-def _remove(backend: StateBackend, customer_ids: Iterable[str]) -> list[UpgradeKey]:
-    """Remove every record of the customers, all or nothing; returns the removed keys."""
-    recorded = backend.read()
-    keys: list[UpgradeKey] = []
-    missing: list[str] = []
-    for customer_id in dict.fromkeys(c.lower() for c in customer_ids):
-        found = [r.key for r in recorded.by_customer(customer_id)] if recorded else []
-        keys.extend(found)
-        if not found:
-            missing.append(customer_id)
-    if missing or recorded is None:
-        raise UsageError(
-            f"Not recorded in {backend.describe()}: {', '.join(missing)}. Nothing was removed."
-        )
-    records = as_record_map(recorded.records).replaced((k, None) for k in keys)
-    serial = recorded.serial + len(keys)
-    backend.write(State(recorded.lineage, serial, records, recorded.format_version))
-    return keys
+@state.command("history")
+@click.argument("customer_id", required=False)
+@click.option("--format", "fmt", type=_FORMAT, default="text", show_default=True)
+@click.pass_obj
+def history_command(settings: Settings, customer_id: str | None, fmt: str) -> None:
+    """Show the operation history (API calls and state transitions), optionally one customer's."""
+    entries, where = workflow.read_history(settings, customer_id)
+    if fmt == "json":
+        click.echo(json.dumps(entries, indent=2))
+        return
+    if not entries:
+        click.echo(f"No operations are recorded in the history of {where}"
+                   f"{' for customer ' + customer_id if customer_id else ''}.")
+    for entry in entries:
+        click.echo(render_history.line(entry))
+
+
+@state.command("push")
+@click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--force", is_flag=True, default=False,
+              help="Replace the recorded state even with another lineage or an older serial.")
+@lock_options
+@click.pass_obj
+def push_command(settings: Settings, file: Path, force: bool, lock_timeout: float) -> None:
+    """Replace the recorded state with FILE (e.g. errored.reconciler-state.json)."""
+    pushed = workflow.push_state(settings, file, force=force, lock_timeout=lock_timeout)
+    if pushed.state is None:
+        click.echo(f"{pushed.where} already holds this state; nothing was pushed.")
+    else:
+        click.echo(f"Pushed {file} to {pushed.where} (lineage {pushed.state.lineage}, serial "
+                   f"{pushed.state.serial}, {len(pushed.state)} records).")
 
 
 @click.command("force-unlock")
@@ -109,13 +107,7 @@ def _remove(backend: StateBackend, customer_ids: Iterable[str]) -> list[UpgradeK
 @click.pass_obj
 def force_unlock(settings: Settings, lock_id: str, force: bool) -> None:
     """Release a lock left behind by a run that died."""
-    backend = open_backend(settings.backend)
-    current = backend.current_lock()
-    if current is None:
-        raise LockError(f"The {backend.describe()} is not locked.")
-    if current.id != lock_id:
-        raise LockError(f"Lock ID {lock_id} does not match the current lock: {current.describe()}.")
-    stale = current.holder_is_dead()
+    current = workflow.lock_to_release(settings, lock_id)
     if not force:
         if not _stdin_is_tty():
             raise UsageError(
@@ -123,10 +115,10 @@ def force_unlock(settings: Settings, lock_id: str, force: bool) -> None:
                 "pass --force to release the lock anyway."
             )
         click.echo(f"Lock {current.describe()}.")
-        click.echo(_holder_note(stale))
+        click.echo(_holder_note(current.holder_is_dead()))
         if not click.confirm("Release this lock?", default=False):
             raise UsageError("Force-unlock cancelled; the lock is still held.")
-    released = backend.force_unlock(lock_id)
+    released = workflow.release_lock(settings, lock_id)
     click.echo(f"Released lock {released.id} ({released.who}, {released.operation}).")
 
 
@@ -141,65 +133,3 @@ def _holder_note(stale: bool) -> str:
 
 def _stdin_is_tty() -> bool:
     return sys.stdin.isatty()
-
-
-def _json(recorded: State | None, records: Iterable[Record]) -> str:
-    doc = {
-        "format_version": FORMAT_VERSION,
-        "kind": "state",
-        "lineage": recorded.lineage if recorded else None,
-        "serial": recorded.serial if recorded else None,
-        "records": [record_to_dict(r) for r in records],
-    }
-    return json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False)
-
-
-def _table(records: Iterable[Record]) -> str:
-    rows = [("CUSTOMER ID", "FAMILY", "STATUS", "UPGRADE ID", "UPDATED", "SOURCE")]
-    rows += [
-        (
-            r.key.customer_id,
-            r.key.product_family,
-            r.status.value,
-            r.upgrade_id or "-",
-            r.updated_at,
-            r.source or "-",
-        )
-        for r in records
-    ]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
-    return "\n".join(
-        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=False)) + "  " + row[-1]
-        for row in rows
-    )
-
-
-def _details(record: Record) -> str:
-    remote = f" (Partner Center: {record.remote_status})" if record.remote_status else ""
-    fields = [
-        ("status", f"{record.status.value}{remote}"),
-        ("customer name", record.customer_name),
-        ("upgrade id", record.upgrade_id),
-        ("request id", record.request_id),
-        ("attempts", str(record.attempts)),
-        ("source", record.source),
-        ("created", record.created_at),
-        ("updated", record.updated_at),
-        ("in progress since", record.in_progress_since),
-    ]
-    if record.error is not None:
-        error = record.error
-        corr = f" (MS-CorrelationId {error.correlation_id})" if error.correlation_id else ""
-        fields.append(("error", f"{error.code or 'error'}: {error.message}{corr}"))
-    lines = [str(record.key)] + [f"  {name + ':':<19} {value}" for name, value in fields if value]
-    if record.line_items:
-        lines.append("  line items:")
-    for item in record.line_items:
-        target = f" -> {item.target_product_id} ({item.target_product_name})"
-        done = f" on {item.upgraded_date}" if item.upgraded_date else ""
-        fault = f" [{item.error_code}: {item.error_message}]" if item.error_code else ""
-        lines.append(
-            f"    {item.source_product_id} ({item.source_product_name}){target}: "
-            f"{item.status or 'unknown'}{done}{fault}"
-        )
-    return "\n".join(lines)

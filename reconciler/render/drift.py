@@ -45,7 +45,7 @@ def item_to_dict(item: DriftItem) -> dict[str, Any]:
 
 
 def report_to_dict(report: DriftReport) -> dict[str, Any]:
-    """The drift document of ``spec/cli.md``."""
+    """The drift document (``schemas/drift.schema.json``; README, "drift")."""
     return {
         "format_version": report.format_version,
         "kind": "drift",

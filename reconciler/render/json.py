@@ -24,7 +24,7 @@ def change_to_dict(change: Change) -> dict[str, Any]:
 
 
 def plan_to_dict(plan: Plan) -> dict[str, Any]:
-    """The whole plan document of ``spec/cli.md``."""
+    """The whole plan document (``schemas/plan.schema.json``, the same as a saved plan file)."""
     return {
         "format_version": plan.format_version,
         "kind": "plan",

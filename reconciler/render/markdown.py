@@ -22,11 +22,6 @@ FOLD_AFTER = 10
 _RESERVE = 400
 #: The most a "table left out" note takes (titles are short).
 _NOTE = 160
-_TITLES = {
-    Action.CREATE: "Create", Action.ADOPT: "Adopt", Action.RESUME: "Resume",
-    Action.RETRY: "Retry", Action.UPDATE: "Update", Action.FORGET: "Forget",
-    Action.BLOCKED: "Blocked", Action.WAIT: "In progress", Action.NOOP: "Unchanged",
-}
 _PLAN_COLUMNS = ("customer", "name", "family", "reason", "source")
 
 
@@ -131,10 +126,10 @@ def render(plan: Plan, *, max_chars: int = MAX_CHARS) -> str:
     head += [*_counts(plan), ""]
     if not plan.has_changes:
         head += ["No changes. Recorded state matches the manifests.", ""]
-    tables = [Table(_TITLES[action], _PLAN_COLUMNS,
+    tables = [Table(action.facts.title, _PLAN_COLUMNS,
                     tuple(_plan_row(c) for c in plan.changes if c.action is action),
                     f"{action.value} rows")
-              for action in Action if action is not Action.NOOP]
+              for action in Action if action.facts.listed]
     foot = [f"<sub>lineage `{plan.lineage}` · serial {plan.serial} · "
             f"manifests `{plan.manifest_digest[:19]}…` · {plan.created_at}</sub>"]
     return fit(head, tables, foot, max_chars=max_chars, full="the full plan")

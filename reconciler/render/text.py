@@ -10,20 +10,15 @@ import click
 
 from reconciler.plan import Action, Change, Plan
 
-_COLOURS = {
-    Action.CREATE: "green", Action.RETRY: "green", Action.ADOPT: "cyan",
-    Action.RESUME: "yellow", Action.UPDATE: "yellow", Action.FORGET: "red",
-    Action.BLOCKED: "magenta", Action.WAIT: "blue", Action.NOOP: "white",
-}
 _NAME_WIDTH = 32
 
 
 def summary_line(plan: Plan) -> str:
     """The spec's one-line summary of a plan."""
-    s = plan.summary()
-    return (f"Plan: {s['create']} to create, {s['adopt']} to adopt, {s['resume']} to resume, "
-            f"{s['retry']} to retry, {s['update']} to update, {s['forget']} to forget; "
-            f"{s['blocked']} blocked, {s['wait']} in progress, {s['noop']} unchanged.")
+    counts = plan.summary()
+    changes = ", ".join(f"{counts[a.value]} {a.facts.tally}" for a in Action if a.is_change)
+    others = ", ".join(f"{counts[a.value]} {a.facts.tally}" for a in Action if not a.is_change)
+    return f"Plan: {changes}; {others}."
 
 
 def _name(change: Change, width: int) -> str:
@@ -36,14 +31,14 @@ def _name(change: Change, width: int) -> str:
 def _line(change: Change, width: int, color: bool) -> str:
     head = f"{change.action.symbol} {change.action.value:<7}"
     if color:
-        head = click.style(head, fg=_COLOURS[change.action], bold=change.action.is_change)
+        head = click.style(head, fg=change.action.facts.colour, bold=change.action.is_change)
     return (f"  {head}  {change.customer_id}  {_name(change, width)}  "
             f"{change.product_family}  {change.reason}").rstrip()
 
 
 def render(plan: Plan, *, color: bool = False) -> str:
     """The plan as text, ending with the summary line."""
-    shown = [c for c in plan.changes if c.action is not Action.NOOP]
+    shown = [c for c in plan.changes if c.action.facts.listed]
     width = min(_NAME_WIDTH, max((len(c.customer_name or "") for c in shown), default=0))
     lines: list[str] = []
     if not plan.refreshed:

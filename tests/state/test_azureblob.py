@@ -12,7 +12,7 @@ from reconciler.backends import LockInfo, StateRecorder, open_backend
 from reconciler.backends.azureblob import AzureBlobBackend
 from reconciler.backends.azurelease import METADATA_KEY, lock_from_metadata
 from reconciler.errors import ConfigError, LockError, StateError
-from reconciler.settings import BackendSettings
+from reconciler.settings import AzureBlobBackendSettings
 from reconciler.state import State, StateChange
 from tests.state.conftest import AzureStore, open_azure
 from tests.state.helpers import make_record
@@ -33,8 +33,8 @@ def _azure(store: AzureStore, **options: object) -> AzureBlobBackend:
 
 def test_missing_extra_gives_a_one_line_install_hint(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "azure.storage.blob", None)
-    settings = BackendSettings(type="azureblob", account_url="https://a.blob.core.windows.net",
-                               container="c", key="k")
+    settings = AzureBlobBackendSettings(account_url="https://a.blob.core.windows.net",
+                                        container="c", key="k")
     with pytest.raises(ConfigError) as caught:
         open_backend(settings, env={})
     assert caught.value.message == ("The azureblob state backend needs the Azure SDK: "
@@ -42,8 +42,8 @@ def test_missing_extra_gives_a_one_line_install_hint(monkeypatch: pytest.MonkeyP
 
 
 def test_open_backend_builds_it_from_settings(azure_store: AzureStore) -> None:
-    settings = BackendSettings(type="azureblob", account_url=azure_store.account_url,
-                               container=azure_store.container, key="s.json")
+    settings = AzureBlobBackendSettings(account_url=azure_store.account_url,
+                                        container=azure_store.container, key="s.json")
     backend = open_backend(settings, env=azure_store.env)
     assert isinstance(backend, AzureBlobBackend)
     assert backend.describe().endswith(f"/{azure_store.container}/s.json")
@@ -116,7 +116,7 @@ def test_a_lost_lease_is_noticed_and_stops_every_write(azure_store: AzureStore) 
     recorder = StateRecorder(backend, None)
     recorder.put(make_record(1))
     noticed = threading.Event()
-    backend.on_lost(noticed.set)
+    backend.on_lock_lost(noticed.set)
     _azure(azure_store).force_unlock(held.id)
     assert noticed.wait(10)
     assert backend.lost.is_set()
@@ -195,3 +195,19 @@ def test_one_change_stays_cheap_at_100000_records(azure_store: AzureStore) -> No
     per_change = (time.perf_counter() - started) / 20
     backend.unlock(held.id)
     assert per_change < 0.25, f"{per_change * 1000:.0f} ms per change"
+
+
+def test_history_segments_roll_over_and_read_back_in_order(azure_store: AzureStore) -> None:
+    from reconciler.backends.azurehistory import BlobHistory
+
+    backend = _azure(azure_store)
+    history = BlobHistory(backend._container, azure_store.key, max_blocks=3)
+    lines = [f'{{"n":{n}}}\n'.encode() for n in range(8)]
+    for line in lines:
+        history.append(line)
+    assert history.segments() == [1, 2, 3]
+    assert history.read() == b"".join(lines)
+    later = BlobHistory(backend._container, azure_store.key, max_blocks=3)
+    later.append(b'{"n":8}\n')  # a new writer continues the last segment
+    assert backend.read_history() == b"".join(lines) + b'{"n":8}\n'
+    backend.close()

@@ -139,3 +139,19 @@ def test_state_push_refuses_another_lineage_unless_forced(runners: list[Project]
     assert forced.returncode == 0, forced.stderr
     listed = a.run("state", "list")
     assert listed.stdout.count("completed") + listed.stdout.count("in_progress") == 3
+
+
+def test_history_is_in_the_container_and_seen_from_another_runner(
+        runners: list[Project]) -> None:
+    a, b, _ = runners
+    applied = a.run("apply", "--auto-approve", "--target", customer(1), "--target", customer(2))
+    assert applied.returncode == 0, applied.stderr
+    assert not list(a.root.rglob("*.history"))  # nothing of it stays on the runner's disk
+    shown = b.run("state", "history", customer(1))
+    assert shown.returncode == 0, shown.stderr
+    assert "intent: - → pending" in shown.stdout
+    assert "call create POST /v1/productUpgrades → 202" in shown.stdout
+    assert customer(2) not in shown.stdout
+    everything = b.run("state", "history", "--format", "json").stdout
+    assert customer(2) in everything
+    assert a.sim.token not in everything

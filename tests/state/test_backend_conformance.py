@@ -167,3 +167,30 @@ def test_an_unused_recorder_leaves_no_state(backend_factory: BackendFactory) -> 
     StateRecorder(backend, backend.read()).flush()
     backend.unlock(info.id)
     assert backend_factory().read() is None
+
+
+def test_history_appends_from_many_threads_and_reads_back_whole(
+        backend_factory: BackendFactory) -> None:
+    from reconciler.history import History, read
+
+    backend = backend_factory()
+    assert backend.read_history() == b""
+    writers = [History(backend, f"run-{t}") for t in range(4)]
+
+    def write(history: History, t: int) -> None:
+        for n in range(25):
+            history.transition(f"c{t}-{n}", "Azure", "intent", None, "pending")
+
+    threads = [threading.Thread(target=write, args=(w, t)) for t, w in enumerate(writers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for writer in writers:
+        writer.close()
+    backend.close()
+    entries = list(read(backend_factory()))
+    assert len(entries) == 100
+    assert {e["customer_id"] for e in entries} == {f"c{t}-{n}" for t in range(4)
+                                                    for n in range(25)}
+    assert backend.lock_lost() is False

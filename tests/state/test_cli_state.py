@@ -17,7 +17,7 @@ from click.testing import CliRunner, Result
 from reconciler.backends import LocalBackend, LockInfo
 from reconciler.cli.state import force_unlock, state
 from reconciler.errors import ReconcilerError
-from reconciler.settings import BackendSettings, Settings
+from reconciler.settings import LocalBackendSettings, Settings
 from reconciler.state import State
 from tests.state.helpers import customer, make_record
 
@@ -26,7 +26,7 @@ def _root(path: Path) -> click.Group:
     @click.group()
     @click.pass_context
     def root(ctx: click.Context) -> None:
-        ctx.obj = Settings(backend=BackendSettings(path=path))
+        ctx.obj = Settings(backend=LocalBackendSettings(path=path))
 
     root.add_command(state)
     root.add_command(force_unlock)

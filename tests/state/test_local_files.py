@@ -11,7 +11,7 @@ import pytest
 from reconciler.backends import LocalBackend, LockInfo, StateRecorder, open_backend
 from reconciler.backends import journal as journal_format
 from reconciler.errors import ConfigError, StateError
-from reconciler.settings import BackendSettings
+from reconciler.settings import LocalBackendSettings, backend_settings
 from reconciler.state import State, StateChange
 from tests.state.helpers import make_record
 
@@ -34,12 +34,12 @@ def test_reading_creates_nothing(state_path: Path) -> None:
 
 
 def test_open_backend_picks_by_type(state_path: Path) -> None:
-    backend = open_backend(BackendSettings(path=state_path))
+    backend = open_backend(LocalBackendSettings(path=state_path))
     assert backend.describe() == f"local state file {state_path}"
     with pytest.raises(ConfigError, match=r"needs backend\.account_url"):
-        open_backend(BackendSettings(type="azureblob"))
+        open_backend(backend_settings(type="azureblob"))
     with pytest.raises(ConfigError, match="Unknown"):
-        open_backend(BackendSettings(type="s3"))
+        open_backend(backend_settings(type="s3"))
 
 
 def test_write_keeps_the_previous_snapshot_as_backup(state_path: Path) -> None:

@@ -10,16 +10,10 @@ import jsonschema
 import pytest
 
 from reconciler.backends import journal, snapshot
+from reconciler.backends.codec import record_from_dict, record_to_dict
 from reconciler.errors import StateError
 from reconciler.model import UpgradeKey
-from reconciler.state import (
-    RecordStatus,
-    State,
-    StateChange,
-    fold,
-    record_from_dict,
-    record_to_dict,
-)
+from reconciler.state import RecordStatus, State, StateChange, fold
 from tests.state.helpers import customer, make_record
 
 REPO = Path(__file__).resolve().parents[2]

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from reconciler.backends.azurelease import LeaseKeeper
-from reconciler.cli.statepush import to_push
 from reconciler.errors import StateError
 from reconciler.state import State
+from reconciler.stateedit import to_push
 from tests.state.helpers import make_record
 
 WHERE = "the test store"

@@ -1,0 +1,41 @@
+"""What apply prints: one line per outcome, the closing summary, and the CI run summary."""
+
+from __future__ import annotations
+
+from reconciler.apply import ApplyResult, Outcome, Result
+from reconciler.render import markdown
+
+
+def outcome_line(outcome: Outcome) -> str:
+    """E.g. ``  + 4c72… (Contoso) Azure: started: started upgrade 5e1d…``."""
+    change = outcome.change
+    name = f" ({change.customer_name})" if change.customer_name else ""
+    cid = f" [MS-CorrelationId {outcome.correlation_id}]" if outcome.correlation_id and \
+        not outcome.result.ok else ""
+    return (f"  {outcome.result.symbol} {change.customer_id}{name} {change.product_family}: "
+            f"{outcome.result.value}: {outcome.message}{cid}")
+
+
+def summary(result: ApplyResult) -> str:
+    """The closing line, e.g. ``Apply complete: 3 started, 1 recorded.``."""
+    counts = result.counts()
+    parts = ", ".join(f"{counts[r.value]} {r.value}" for r in Result if counts[r.value])
+    if result.interrupted:
+        return f"Apply interrupted: {parts or 'nothing done'}."
+    if result.aborted:
+        return f"Apply stopped: {result.aborted}. {parts}."
+    if result.ok:
+        return f"Apply complete: {parts or 'nothing to do'}."
+    return f"Apply finished with errors: {parts}. Run plan to see what is left."
+
+
+def render_markdown(result: ApplyResult) -> str:
+    """The apply's outcome for a CI run summary: the summary line and anything not done."""
+    columns = ("customer", "name", "family", "result", "message")
+    rows = tuple(markdown.row(f"`{o.change.customer_id}`", markdown.cell(o.change.customer_name),
+                              o.change.product_family, o.result.value,
+                              markdown.cell(o.message))
+                 for o in result.outcomes if not o.result.ok)
+    return markdown.fit(["### reconciler apply", "", f"**{summary(result)}**", ""],
+                        [markdown.Table("Not done", columns, rows, "rows")], [],
+                        max_chars=markdown.MAX_CHARS, full="the full output")

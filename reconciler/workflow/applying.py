@@ -1,0 +1,110 @@
+"""The apply step's conductor: from a locked backend to a recorded result.
+
+:func:`prepare` reads what apply works from (and refuses a stale saved plan); :func:`apply_plan`
+carries the plan out: one recorder for the run's state changes, one history for its calls, one
+client, the :class:`~reconciler.apply.Applier`, ``--wait`` polling, and the final fold of the
+state journal (or, with a lost lock, the errored state file). Commands pass callbacks in and
+render what comes back; nothing here prints.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Collection
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from reconciler import planfile
+from reconciler.apply import Applier, ApplyResult, OnOutcome, started_upgrades
+from reconciler.backends import StateBackend, StateRecorder
+from reconciler.backends.errored import finish_run
+from reconciler.connect import open_client
+from reconciler.history import History
+from reconciler.plan import Plan
+from reconciler.refresh import Progress, WatchesClient
+from reconciler.settings import Settings
+from reconciler.waiting import wait_for
+from reconciler.workflow.inputs import Inputs, PlanOptions, load_inputs, make_plan
+
+#: Default of ``apply --wait-timeout``.
+DEFAULT_WAIT_TIMEOUT = 30 * 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class ApplyOptions:
+    """How to carry out the changes."""
+
+    parallelism: int | None = None
+    wait: bool = False
+    wait_timeout: float = DEFAULT_WAIT_TIMEOUT
+
+
+@dataclass(frozen=True, slots=True)
+class ApplyHooks:
+    """What a command hands in: a stop request, and where outcomes and progress go."""
+
+    stop: threading.Event = field(default_factory=threading.Event)
+    on_outcome: OnOutcome | None = None
+    progress: Progress | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """What apply works from: its inputs and the plan to carry out."""
+
+    inputs: Inputs
+    plan: Plan
+
+
+def prepare(settings: Settings, backend: StateBackend, paths: Collection[Path], *,
+            saved: Plan | None, max_plan_age: float, options: PlanOptions,
+            progress: Progress | None = None) -> Prepared:
+    """Read inputs from the locked ``backend``; check ``saved`` or make a plan.
+
+    A saved plan is checked before anything is called: stale (other state or manifests) or
+    older than ``max_plan_age`` seconds, it is refused with a PlanError.
+    """
+    if saved is not None:
+        inputs = load_inputs(settings, paths, backend.read)
+        planfile.check_fresh(saved, inputs.state, inputs.desired.digest, max_plan_age,
+                             datetime.now(UTC))
+        return Prepared(inputs, saved)
+    inputs = load_inputs(settings, paths, backend.read, reads=options.reads,
+                         parallelism=options.parallelism, progress=progress)
+    return Prepared(inputs, make_plan(inputs, options.targets))
+
+
+def apply_plan(settings: Settings, backend: StateBackend, prepared: Prepared,
+               options: ApplyOptions, hooks: ApplyHooks | None = None) -> ApplyResult:
+    """Carry out ``prepared.plan`` through ``backend``, whose lock the caller holds.
+
+    A lost lock sets ``hooks.stop`` (nothing new starts) and ends in a LockError naming the
+    errored state file that holds what this run recorded.
+    """
+    hooks = hooks or ApplyHooks()
+    stop = hooks.stop
+    recorder = StateRecorder(backend, prepared.inputs.state)
+    backend.on_lock_lost(stop.set)
+    history = History(backend, str(uuid.uuid4()))
+    parallelism = options.parallelism or settings.parallelism
+    try:
+        with open_client(settings, desired=prepared.inputs.desired, parallelism=parallelism,
+                         on_attempt=history.call) as client:
+            if isinstance(hooks.progress, WatchesClient):
+                hooks.progress.watch(client.stats)
+            applier = Applier(client, recorder, history=history, stop=stop,
+                              on_outcome=hooks.on_outcome)
+            result = applier.run(prepared.plan, parallelism)
+            if options.wait and not stop.is_set():
+                waited = wait_for(client, recorder, started_upgrades(result.outcomes),
+                                  timeout=options.wait_timeout, stop_requested=stop.is_set,
+                                  history=history, on_outcome=hooks.on_outcome)
+                result = result.merged(waited, interrupted=stop.is_set())
+    finally:
+        try:
+            finish_run(recorder, backend)  # with a lost lock: saves an errored state file
+        finally:
+            history.close()
+    return result
