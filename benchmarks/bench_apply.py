@@ -1,30 +1,34 @@
 """Refresh and apply against the simulator: throughput under a rate limit, and client overhead.
 
-Two modes, each driving the real CLI (``python -m reconciler``) as a subprocess against a
-Simulator running in this process (as tests/e2e does: ``PARTNER_CENTER_ENDPOINT`` and
-``PARTNER_CENTER_ACCESS_TOKEN``, settings in ``reconciler.yaml``), a fresh simulator per run:
+Every mode drives the real CLI (``python -m reconciler``) as a subprocess against a Simulator
+running in this process (as tests/e2e does: ``PARTNER_CENTER_ENDPOINT`` and
+``PARTNER_CENTER_ACCESS_TOKEN``), a fresh simulator per run, with **default settings** (no
+``apply:`` section in ``reconciler.yaml``) unless a mode says otherwise.
 
-``limits`` (issues 6 and 7): 1,000 eligible customers, a simulator answering after 50 ms with a
-partner limit of 40 requests/s (``SimulatorConfig(rate_limit_per_minute=2400, latency_ms=50)``).
-``plan --out F`` refreshes (1,000 eligibility calls), then ``apply F`` creates (1,000 creates).
-For each phase: the accepted request rate seen by the server (non-429 answers between the first
-and the last request), the same over the CLI's wall time (start-up included), and the 429s;
-for apply also duplicates (``sim.stats.duplicates``) and customers without exactly one upgrade.
-Targets: refresh >= 90% of the limit without a burst of 429s; apply >= 90% of the limit,
-<= 2% of requests throttled, zero duplicates, every customer exactly one upgrade.
-``--settings RPM:PARALLELISM,...`` chooses the client settings to try (``apply:
-max_requests_per_minute`` and ``--parallelism``); ``--sim-burst`` the simulator's bucket size
-(``default`` is its default, one minute's worth; a small one models a strict service).
+``limits`` (issue 18): a simulator answering after 50 ms that refuses with 429 +
+``Retry-After: 1`` above a token bucket the tool is not told (``rate_limit_per_minute``, bucket
+of one second's worth unless ``--bucket``), at 8 requests/s (300 customers), 40 and 100 (1,000).
+``plan --out F`` refreshes (eligibility per customer), then ``apply F`` creates. Per phase: the
+accepted request rate the server saw (first to last request) as a share of the limit, the 429s
+as a share of requests, duplicates and customers without exactly one upgrade. Targets (apply):
+>= 0.9 of the limit at 8 and 40/s, >= 0.8 at 100/s, <= 3% throttled, zero duplicates.
+
+``ceilings`` (issue 18): the same 40/s server with a configured ``max_requests_per_minute``:
+2400 (the limit: >= 0.9, 0 throttled) and 3000 (above it: >= 0.85, <= 3% throttled).
+
+``unlimited`` (issue 18): no limit, 20 ms latency, ``apply --auto-approve`` of 300 customers
+(refresh and creates); target: under 15 s.
 
 ``overhead`` (issue 7): a zero-latency, unlimited simulator; ``apply --auto-approve`` for N
-customers (eligibility + create each, state and journal writes included) against a bare
-``requests`` loop making the same calls with the same parallelism (ThreadPoolExecutor, one shared
-``requests.Session``). Both are timed as whole processes, start-up included, alternating, fresh
-simulator each. Target: apply <= 2x the bare loop.
+customers against a bare ``requests`` loop making the same calls with the same parallelism.
+Both are timed as whole processes, start-up included, alternating, fresh simulator each.
+Target: apply <= 1.5x the bare loop.
 
 Usage::
 
-    .venv/bin/python benchmarks/bench_apply.py limits [--rounds 3] [--settings 2400:4,2400:8]
+    .venv/bin/python benchmarks/bench_apply.py limits [--rounds 3] [--bucket 1]
+    .venv/bin/python benchmarks/bench_apply.py ceilings [--rounds 3]
+    .venv/bin/python benchmarks/bench_apply.py unlimited [--rounds 3]
     .venv/bin/python benchmarks/bench_apply.py overhead [--rounds 5] [--customers 1000]
 """
 
@@ -44,9 +48,12 @@ from common import customer_ids, median, write_manifests
 
 from reconciler.simulator import Simulator, SimulatorConfig
 
-LIMIT_PER_MINUTE = 2400
 ELIGIBILITY = "/v1/productUpgrades/eligibility"
 CREATE = "/v1/productUpgrades"
+#: (limit in requests/s, customers) of the ``limits`` mode, and the share of the limit to reach.
+LIMIT_CASES = ((8.0, 300, 0.9), (40.0, 1000, 0.9), (100.0, 1000, 0.8))
+#: (max_requests_per_minute, share to reach) against 40 requests/s in the ``ceilings`` mode.
+CEILING_CASES = ((2400, 0.9), (3000, 0.85))
 
 BARE_LOOP = """
 import json, sys, time, uuid
@@ -80,27 +87,32 @@ class Phase:
     accepted: int
     throttled: int
     server_rate: float  # accepted requests/s between the first and the last request
-    wall_rate: float  # accepted requests/s over the CLI process's wall time
     wall: float
 
+    @property
+    def throttled_share(self) -> float:
+        return self.throttled / self.requests if self.requests else 0.0
 
-def simulator(latency_ms: float, limit: float | None, burst: float | None,
+
+def simulator(latency_ms: float, per_second: float | None, bucket: float | None,
               record: bool) -> Simulator:
     """A started simulator whose upgrades stay in progress for the whole run."""
-    config = SimulatorConfig(latency_ms=latency_ms, rate_limit_per_minute=limit,
-                             rate_limit_burst=burst, record_requests=record, seed=1,
+    per_minute = per_second * 60 if per_second is not None else None
+    config = SimulatorConfig(latency_ms=latency_ms, rate_limit_per_minute=per_minute,
+                             rate_limit_burst=bucket, record_requests=record, seed=1,
                              completion_delay_seconds=3600)
     return Simulator(config).start()
 
 
-def project(root: Path, sim: Simulator, ids: list[str], rpm: int,
-            parallelism: int) -> dict[str, str]:
-    """Manifests and settings in ``root``, customers in the simulator; returns the CLI's env."""
+def project(root: Path, sim: Simulator, ids: list[str], apply: str = "") -> dict[str, str]:
+    """Manifests and settings in ``root``, customers in the simulator; returns the CLI's env.
+
+    ``apply`` is the settings file's ``apply:`` section (empty: the defaults a user gets).
+    """
     write_manifests(root / "manifests", customers=len(ids), files=1)
     for n, cid in enumerate(ids):
         sim.world.ensure_customer(cid, f"Customer 0-{n} Ltd")
-    (root / "reconciler.yaml").write_text(
-        f"apply:\n  parallelism: {parallelism}\n  max_requests_per_minute: {rpm}\n")
+    (root / "reconciler.yaml").write_text(f"apply:\n{apply}" if apply else "# defaults\n")
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("RECONCILER_", "PARTNER_CENTER_", "GITHUB_", "TF_BUILD"))}
     env.update({"PARTNER_CENTER_ACCESS_TOKEN": sim.token, "PARTNER_CENTER_ENDPOINT": sim.url,
@@ -128,30 +140,98 @@ def observe(sim: Simulator, path: str, wall: float) -> Phase:
     times = sorted(r.time.timestamp() for r in seen)
     accepted = sum(1 for r in seen if r.status != 429)
     span = times[-1] - times[0] if len(times) > 1 else float("nan")
-    return Phase(len(seen), accepted, len(seen) - accepted, (accepted - 1) / span,
-                 accepted / wall, wall)
+    return Phase(len(seen), accepted, len(seen) - accepted, (accepted - 1) / span, wall)
 
 
-def limits_run(rpm: int, parallelism: int, burst: float | None,
-               customers: int) -> tuple[Phase, Phase, int, int]:
-    """plan --out, then apply the saved plan; returns both phases, duplicates, bad customers."""
+@dataclass(frozen=True)
+class LimitRun:
+    refresh: Phase
+    apply: Phase
+    duplicates: int
+    wrong: int
+
+
+def limits_run(per_second: float, bucket: float, customers: int, apply: str = "") -> LimitRun:
+    """plan --out, then apply the saved plan, against a limited simulator."""
     ids = customer_ids(customers)  # the ids write_manifests uses
-    sim = simulator(50, LIMIT_PER_MINUTE, burst, record=True)
+    sim = simulator(50, per_second, bucket, record=True)
     try:
         with tempfile.TemporaryDirectory() as tmp:
             root = Path(tmp)
-            env = project(root, sim, ids, rpm, parallelism)
-            wall = cli(root, env, "plan", "--out", "plan.json", "--parallelism", str(parallelism))
+            env = project(root, sim, ids, apply)
+            wall = cli(root, env, "plan", "--out", "plan.json")
             refresh = observe(sim, ELIGIBILITY, wall)
             sim.clear_requests()
             sim.stats.reset()
-            wall = cli(root, env, "apply", "plan.json", "--parallelism", str(parallelism))
-            apply = observe(sim, CREATE, wall)
-            assert apply.throttled == sim.stats.throttled, "429s on other paths"
+            wall = cli(root, env, "apply", "plan.json")
+            created = observe(sim, CREATE, wall)
+            assert created.throttled == sim.stats.throttled, "429s on other paths"
             wrong = sum(1 for cid in ids if len(sim.world.upgrades_for(cid)) != 1)
-            return refresh, apply, sim.stats.duplicates, wrong
+            return LimitRun(refresh, created, sim.stats.duplicates, wrong)
     finally:
         sim.stop()
+
+
+def report(label: str, per_second: float, runs: list[LimitRun], target: float,
+           max_throttled: float) -> None:
+    """One table row per phase: medians of the runs, every run's 429s, and the verdict."""
+    for name in ("refresh", "apply"):
+        phases: list[Phase] = [getattr(run, name) for run in runs]
+        share = median([p.server_rate for p in phases]) / per_second
+        throttled = median([p.throttled_share for p in phases])
+        per_run = ", ".join(str(p.throttled) for p in phases)
+        dup = max(run.duplicates for run in runs) if name == "apply" else "-"
+        bad = max(run.wrong for run in runs) if name == "apply" else "-"
+        met = share >= target and throttled <= max_throttled and dup in ("-", 0) and \
+            bad in ("-", 0)
+        print(f"| {label} | {name} | {share:.2f} | {throttled * 100:.1f}% ({per_run}) | "
+              f"{median([p.wall for p in phases]):.1f} s | {dup} | {bad} | "
+              f"{'met' if met else 'NOT met'} (>= {target}, <= {max_throttled * 100:.0f}%) |",
+              flush=True)
+
+
+HEADER = ("| case | phase | achieved / limit (median) | 429s (median share; per run) | "
+          "CLI wall (median) | duplicates | customers without exactly 1 | target |\n"
+          "|---|---|---|---|---|---|---|---|")
+
+
+def limits(args: argparse.Namespace) -> None:
+    print(f"Default settings; simulator: 50 ms latency, 429 + Retry-After: 1 above a token "
+          f"bucket of {args.bucket:g} s worth; {args.rounds} rounds\n")
+    print(HEADER)
+    for per_second, customers, target in LIMIT_CASES:
+        runs = [limits_run(per_second, args.bucket * per_second, customers)
+                for _ in range(args.rounds)]
+        report(f"{per_second:g}/s, {customers} customers", per_second, runs, target, 0.03)
+
+
+def ceilings(args: argparse.Namespace) -> None:
+    print(f"max_requests_per_minute set, the rest default; simulator: 40 requests/s, 50 ms, "
+          f"bucket of {args.bucket:g} s worth; 1,000 customers; {args.rounds} rounds\n")
+    print(HEADER)
+    for rpm, target in CEILING_CASES:
+        runs = [limits_run(40.0, args.bucket * 40.0, 1000, f"  max_requests_per_minute: {rpm}\n")
+                for _ in range(args.rounds)]
+        report(f"{rpm}/min vs 2400/min", 40.0, runs, target, 0.0 if rpm <= 2400 else 0.03)
+
+
+def unlimited(args: argparse.Namespace) -> None:
+    walls = []
+    for _ in range(args.rounds):
+        ids = customer_ids(300)
+        sim = simulator(20, None, None, record=False)
+        try:
+            with tempfile.TemporaryDirectory() as tmp:
+                root = Path(tmp)
+                env = project(root, sim, ids)
+                walls.append(cli(root, env, "apply", "--auto-approve"))
+                assert all(len(sim.world.upgrades_for(cid)) == 1 for cid in ids)
+        finally:
+            sim.stop()
+    wall = median(walls)
+    print(f"300 customers, default settings, no limit, 20 ms latency: apply --auto-approve "
+          f"(refresh + creates) median {wall:.1f} s (runs {', '.join(f'{w:.1f}' for w in walls)}"
+          f"); target < 15 s: {'met' if wall < 15 else 'NOT met'}")
 
 
 def overhead_run(kind: str, parallelism: int, customers: int) -> float:
@@ -161,7 +241,7 @@ def overhead_run(kind: str, parallelism: int, customers: int) -> float:
     try:
         with tempfile.TemporaryDirectory() as tmp:
             root = Path(tmp)
-            env = project(root, sim, ids, 100_000, parallelism)
+            env = project(root, sim, ids, f"  parallelism: {parallelism}\n")
             if kind == "reconciler":
                 wall = cli(root, env, "apply", "--auto-approve", "--parallelism",
                            str(parallelism))
@@ -177,33 +257,6 @@ def overhead_run(kind: str, parallelism: int, customers: int) -> float:
         sim.stop()
 
 
-def limits(args: argparse.Namespace) -> None:
-    bursts = [None if b == "default" else float(b) for b in args.sim_burst.split(",")]
-    settings = [tuple(int(x) for x in s.split(":")) for s in args.settings.split(",")]
-    print(f"{args.customers:,} customers; simulator: 50 ms latency, limit "
-          f"{LIMIT_PER_MINUTE}/min = {LIMIT_PER_MINUTE / 60:.0f}/s; {args.rounds} rounds; "
-          "rates are accepted requests/s (server: first to last request; wall: CLI process)\n")
-    print("| sim burst | max_requests_per_minute | parallelism | phase | server rate (% of limit)"
-          " | wall rate | 429s (% of requests) | duplicates | customers without exactly 1 |")
-    print("|---|---|---|---|---|---|---|---|---|")
-    limit_per_second = LIMIT_PER_MINUTE / 60
-    for burst in bursts:
-        for rpm, parallelism in settings:
-            runs = [limits_run(rpm, parallelism, burst, args.customers)
-                    for _ in range(args.rounds)]
-            for index, name in ((0, "refresh"), (1, "apply")):
-                phases: list[Phase] = [run[index] for run in runs]  # type: ignore[misc]
-                rate = median([p.server_rate for p in phases])
-                wall = median([p.wall_rate for p in phases])
-                throttled = [p.throttled for p in phases]
-                share = max(p.throttled / p.requests for p in phases) * 100
-                dup = max(run[2] for run in runs) if name == "apply" else "-"
-                bad = max(run[3] for run in runs) if name == "apply" else "-"
-                print(f"| {burst or 'default'} | {rpm} | {parallelism} | {name} | {rate:.1f} "
-                      f"({rate / limit_per_second * 100:.0f}%) | {wall:.1f} | "
-                      f"{throttled} (max {share:.1f}%) | {dup} | {bad} |", flush=True)
-
-
 def overhead(args: argparse.Namespace) -> None:
     ours, bare = [], []
     for _ in range(args.rounds):
@@ -217,21 +270,20 @@ def overhead(args: argparse.Namespace) -> None:
           f"{', '.join(f'{x:.2f}' for x in bare)})")
     print(f"reconciler apply (+ state):  median {o:.2f} s (runs "
           f"{', '.join(f'{x:.2f}' for x in ours)})")
-    print(f"ratio: {o / b:.2f}x (target <= 2x)")
+    print(f"ratio: {o / b:.2f}x (target <= 1.5x)")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("mode", choices=["limits", "overhead"])
+    parser.add_argument("mode", choices=["limits", "ceilings", "unlimited", "overhead"])
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--customers", type=int, default=1000)
-    parser.add_argument("--settings", default="2400:4,2400:8",
-                        help="max_requests_per_minute:parallelism pairs (limits)")
-    parser.add_argument("--sim-burst", default="default,10",
-                        help="simulator bucket sizes, 'default' or a number (limits)")
+    parser.add_argument("--bucket", type=float, default=1.0,
+                        help="the simulator's bucket, in seconds' worth of its limit")
+    parser.add_argument("--customers", type=int, default=1000, help="(overhead)")
     parser.add_argument("--parallelism", type=int, default=8, help="(overhead)")
     args = parser.parse_args()
-    limits(args) if args.mode == "limits" else overhead(args)
+    {"limits": limits, "ceilings": ceilings, "unlimited": unlimited,
+     "overhead": overhead}[args.mode](args)
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ from reconciler.schemacheck import schema_problems, validator_for
 from reconciler.settings import (
     DEFAULT_ALLOWED_FAMILIES,
     DEFAULT_ENDPOINT,
+    DEFAULT_PARALLELISM,
     DEFAULT_STATE_PATH,
     BackendSettings,
     LocalBackendSettings,
@@ -137,6 +138,11 @@ def _backend(options: GlobalOptions, env: Mapping[str, str], data: Mapping[str, 
     )
 
 
+def _rate(value: JSON) -> int | None:
+    """``max_requests_per_minute``: ``auto`` (None) or the integer the schema already checked."""
+    return None if value == "auto" else cast(int, value)
+
+
 def resolve(options: GlobalOptions, env: Mapping[str, str] | None = None,
             cwd: Path | None = None) -> Settings:
     """Build the Settings for one invocation from options, environment and settings file."""
@@ -160,8 +166,8 @@ def resolve(options: GlobalOptions, env: Mapping[str, str] | None = None,
         authority=(env.get("PARTNER_CENTER_AUTHORITY") or cast(str | None, pc.get("authority"))),
         tenant_id=cast(str | None, pc.get("tenant_id")),
         client_id=cast(str | None, pc.get("client_id")),
-        parallelism=cast(int, apply.get("parallelism", 4)),
-        max_requests_per_minute=cast(int, apply.get("max_requests_per_minute", 300)),
+        parallelism=cast(int, apply.get("parallelism", DEFAULT_PARALLELISM)),
+        max_requests_per_minute=_rate(apply.get("max_requests_per_minute", "auto")),
         allowed_families=families,
         simulate=options.simulate or env.get("RECONCILER_SIMULATE", "") in {"1", "true", "yes"},
         color=not (options.no_color or bool(env.get("NO_COLOR"))),

@@ -44,7 +44,8 @@ def client_config(settings: Settings, endpoint: str, parallelism: int | None) ->
     """The client settings for a run (parallelism bounds calls in flight)."""
     try:
         return ClientConfig(endpoint=endpoint,
-                            requests_per_minute=float(settings.max_requests_per_minute),
+                            requests_per_minute="auto" if settings.max_requests_per_minute
+                            is None else float(settings.max_requests_per_minute),
                             max_concurrency=parallelism or settings.parallelism)
     except InvalidEndpointError as exc:
         raise ConfigError(str(exc)) from exc

@@ -30,6 +30,7 @@ from reconciler.partnercenter import (
     PartnerCenterClient,
     PartnerCenterError,
     PermissionDeniedError,
+    ThrottledError,
     UpgradeNotFoundError,
     UpgradeOwnershipError,
     UpgradeStatus,
@@ -214,7 +215,9 @@ def _refresh_failed(failures: list[tuple[UpgradeKey, PartnerCenterError]],
                     total: int) -> RemoteError:
     shown = "; ".join(f"customer {key.customer_id}: {exc}" for key, exc in failures[:5])
     more = f" (and {len(failures) - 5} more)" if len(failures) > 5 else ""
+    throttled = any(isinstance(exc, ThrottledError) for _, exc in failures)
+    hint = ThrottledError.hint if throttled else \
+        "Re-run plan; if it keeps failing, give Microsoft support the MS-CorrelationIds."
     return RemoteError(
         f"Refresh could not read {len(failures)} of {total} customers from Partner Center, so "
-        f"no plan was made: {shown}{more}.",
-        hint="Re-run plan; if it keeps failing, give Microsoft support the MS-CorrelationIds.")
+        f"no plan was made: {shown}{more}.", hint=hint[0].upper() + hint[1:] + ".")

@@ -110,6 +110,11 @@ def _translate(file: str, document: Document, error: ValidationError) -> Iterabl
     elif kind == "const":
         yield problem_at(file, node, f"{name}: must be {error.validator_value!r}, "
                                      f"not {instance!r}")
+    elif kind == "oneOf" and isinstance(error.schema, dict) and error.schema.get("description"):
+        # The alternatives' own messages ("is not valid under any of the given schemas") say
+        # nothing; the field's description says what it accepts.
+        yield problem_at(file, node, f"{name}: {json.dumps(instance)} is not accepted here; "
+                                     f"{error.schema['description']}")
     elif kind == "pattern":
         field = str(path[-1]) if path else ""
         meaning = _PATTERN_MEANING.get(field, f"does not match {error.validator_value}")

@@ -30,7 +30,8 @@ def test_defaults_without_settings_file(tmp_path: Path) -> None:
     assert settings.endpoint == DEFAULT_ENDPOINT
     assert settings.backend == LocalBackendSettings()
     assert settings.manifests == (Path("manifests"),)
-    assert settings.parallelism == 4
+    assert settings.parallelism == 16
+    assert settings.max_requests_per_minute is None  # auto
     assert settings.config_path is None
     assert settings.color is True
 
@@ -109,4 +110,4 @@ def test_invalid_settings_files(tmp_path: Path, text: str, expected: str) -> Non
 
 def test_empty_settings_file_means_defaults(tmp_path: Path) -> None:
     (tmp_path / "reconciler.yaml").write_text("# nothing yet\n")
-    assert resolve(GlobalOptions(), env={}, cwd=tmp_path).parallelism == 4
+    assert resolve(GlobalOptions(), env={}, cwd=tmp_path).parallelism == 16

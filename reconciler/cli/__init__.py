@@ -127,7 +127,8 @@ def run(argv: list[str] | None = None) -> int:
     except ReconcilerError as exc:
         return _report(exc, args, exc.message, exc.hint)
     except PartnerCenterError as exc:
-        return _report(exc, args, str(exc), "")
+        return _report(exc, args, str(exc), exc.hint[0].upper() + exc.hint[1:] + "."
+                       if exc.hint else "")
     except KeyboardInterrupt:
         click.echo("Interrupted.", err=True)
         return 130

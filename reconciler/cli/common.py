@@ -66,7 +66,8 @@ def no_lock_option(func: F) -> F:
 def parallelism_option(func: F) -> F:
     """``--parallelism N``: the ceiling on Partner Center calls in flight."""
     return click.option("--parallelism", type=click.IntRange(1, 64), default=None,
-                        help="Concurrent Partner Center calls (default: settings, 4).")(func)
+                        help="The most Partner Center calls in flight (default: the settings' "
+                             "apply.parallelism, else 16).")(func)
 
 
 def format_option(func: F) -> F:

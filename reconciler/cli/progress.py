@@ -1,7 +1,7 @@
 """Progress for long phases: a live line on a TTY, a status line every 10 s otherwise.
 
-Once it watches a client (``watch(client.stats)``) the line also shows Partner Center's 429s
-and the concurrency the client backed off to, so a slow run explains itself.
+Once it watches a client (``watch(client.stats)``) the line also shows the request rate the
+client found, Partner Center's 429s and when it is backing off, so a slow run explains itself.
 """
 
 from __future__ import annotations
@@ -62,15 +62,16 @@ class Progress:
         return f"{self.label}: {done}/{total}{percent}, {rate:.1f}/s{eta}{extra}"
 
     def _throttling(self) -> str:
-        """E.g. ``, 12 throttled (429), backed off to 2/8 concurrent`` (empty when none)."""
+        """The request rate and any 429s, e.g. ``, 12 throttled (429), backing off to
+        30 requests/s`` (empty when the client does not pace and nothing was throttled)."""
         if self.stats is None:
             return ""
         stats = self.stats()
-        if not stats.throttled:
-            return ""
-        text = f", {stats.throttled} throttled (429)"
-        if stats.concurrency < stats.max_concurrency:
-            text += f", backed off to {stats.concurrency}/{stats.max_concurrency} concurrent"
+        text = f", {stats.throttled} throttled (429)" if stats.throttled else ""
+        if stats.rate is not None:
+            rate = f"{stats.rate:.0f}" if stats.rate >= 10 else f"{stats.rate:.1f}"
+            text += f", backing off to {rate} requests/s" if stats.backing_off else \
+                f", {rate} requests/s"
         return text
 
     def _write(self, text: str) -> None:

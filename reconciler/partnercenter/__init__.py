@@ -13,7 +13,7 @@ of ``reconciler`` except ``__version__`` (for the MS-PartnerCenter-Application h
             if result.kind is CreateKind.OUTCOME_UNKNOWN:
                 answer = pc.eligibility(customer_id, "Azure")     # upgrade_id tells the truth
 
-One client is shared by every worker thread: the rate limiter, adaptive concurrency, token
+One client is shared by every worker thread: the rate controller, concurrency limit, token
 cache and connection pool are all thread-safe. Exceptions raised by an ``on_attempt`` callback
 propagate to the caller.
 """
@@ -54,7 +54,7 @@ from .errors import (
     UpgradeOwnershipError,
     parse_fault,
 )
-from .limiter import AdaptiveConcurrency, RateLimiter
+from .limiter import ConcurrencyLimit, RateLimiter
 from .models import (
     AttemptInfo,
     ClientStats,
@@ -68,6 +68,7 @@ from .models import (
     UpgradeStatus,
 )
 from .retry import Failure, RetryPolicy, backoff, parse_retry_after, retry_delay, should_retry
+from .throttle import RateController, RatePolicy
 
 __all__ = [
     "ALREADY_EXISTS_CODES",
@@ -76,13 +77,13 @@ __all__ = [
     "DEFAULT_ENDPOINT",
     "ENV_VARS",
     "INELIGIBLE_CODES",
-    "AdaptiveConcurrency",
     "ApiFault",
     "AttemptInfo",
     "AuthenticationError",
     "ClientCertificate",
     "ClientConfig",
     "ClientStats",
+    "ConcurrencyLimit",
     "ConfigurationError",
     "ConsentRequiredError",
     "CreateKind",
@@ -102,7 +103,9 @@ __all__ = [
     "PartnerCenterError",
     "PermissionDeniedError",
     "Product",
+    "RateController",
     "RateLimiter",
+    "RatePolicy",
     "RetryPolicy",
     "ServiceError",
     "StaticToken",

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Literal
 
 from reconciler import __version__
 
 from .endpoints import DEFAULT_ENDPOINT, validate_endpoint
 from .retry import RetryPolicy
+from .throttle import RatePolicy
 
 __all__ = ["APPLICATION_NAME", "ClientConfig"]
 
@@ -18,25 +20,26 @@ APPLICATION_NAME = f"partnercenter-reconciler/{__version__}"
 class ClientConfig:
     """How the client talks to Partner Center.
 
-    ``requests_per_minute`` is the client-side rate limit shared by every thread (``None``: no
-    limit); ``max_concurrency`` bounds requests in flight (and sizes the connection pool), and
-    shrinks adaptively on 429. ``max_attempts`` counts every attempt of one call, the first
-    included. ``ca_bundle`` is a CA file for https verification (else ``REQUESTS_CA_BUNDLE`` or
-    the system store). The endpoint is validated on construction.
+    ``requests_per_minute`` is the request rate shared by every thread: ``"auto"`` finds the rate
+    Partner Center accepts (:mod:`.throttle`), a number does the same but never goes above it,
+    and ``None`` turns client-side pacing off (tests; a 429 then only holds every worker back for
+    its Retry-After). ``max_concurrency`` bounds requests in flight (and sizes the connection
+    pool); below it, concurrency follows the rate. ``max_attempts`` counts every attempt of one
+    call, the first included. ``ca_bundle`` is a CA file for https verification (else
+    ``REQUESTS_CA_BUNDLE`` or the system store). The endpoint is validated on construction.
     """
 
     endpoint: str = DEFAULT_ENDPOINT
-    requests_per_minute: float | None = 300.0
+    requests_per_minute: float | Literal["auto"] | None = "auto"
     burst: int = 4
-    max_concurrency: int = 4
+    max_concurrency: int = 16
     connect_timeout: float = 10.0
     read_timeout: float = 60.0
     max_attempts: int = 5
     base_delay: float = 0.5
     max_delay: float = 30.0
     retry_after_cap: float = 120.0
-    concurrency_recover_after: int = 20
-    concurrency_cooldown: float = 5.0
+    rate_policy: RatePolicy = field(default_factory=RatePolicy)
     locale: str = "en-US"
     application: str = APPLICATION_NAME
     ca_bundle: str | None = None
@@ -45,6 +48,9 @@ class ClientConfig:
         object.__setattr__(self, "endpoint", validate_endpoint(self.endpoint))
         if self.max_concurrency < 1:
             raise ValueError("max_concurrency must be at least 1")
+        rpm = self.requests_per_minute
+        if rpm is not None and rpm != "auto" and not rpm > 0:
+            raise ValueError("requests_per_minute must be 'auto', a positive number or None")
         if self.connect_timeout <= 0 or self.read_timeout <= 0:
             raise ValueError("timeouts must be positive")
         self.retry_policy  # noqa: B018 - validates the retry settings now, not at first use

@@ -156,7 +156,8 @@ class NotEligibleError(PartnerCenterError):
 class ThrottledError(PartnerCenterError):
     """Still throttled (429) after every retry."""
 
-    hint = "lower the request rate or parallelism, or try again later"
+    hint = ("try again later; if it keeps happening, cap the rate with "
+            "apply.max_requests_per_minute in reconciler.yaml (or lower --parallelism)")
 
     def __init__(
         self,

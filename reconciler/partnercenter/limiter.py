@@ -1,13 +1,11 @@
 """Client-side throttling shared by every worker thread of one client.
 
-Two independent controls:
+Two mechanisms, steered by :class:`~reconciler.partnercenter.throttle.RateController`:
 
-* :class:`RateLimiter` spaces requests to a configured rate (requests per minute) with a small
-  burst, and can be told to hold every thread back after a 429 with ``Retry-After``. Partner
-  Center limits per partner tenant, so one worker's 429 concerns them all.
-* :class:`AdaptiveConcurrency` bounds how many requests are in flight. It halves the bound when
-  429s arrive (at most once per cooldown, so one burst of 429s counts once) and raises it by one
-  only after a run of successes: additive increase, multiplicative decrease.
+* :class:`RateLimiter` spaces requests to a rate with a small burst (GCRA), and can hold every
+  thread back for a while (a pause after repeated 429s). Partner Center limits per partner
+  tenant, so the rate is one value shared by every worker thread.
+* :class:`ConcurrencyLimit` bounds how many requests are in flight.
 
 Clock and sleep are injected so the tests are exact.
 """
@@ -19,10 +17,13 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-__all__ = ["AdaptiveConcurrency", "RateLimiter"]
+__all__ = ["ConcurrencyLimit", "RateLimiter"]
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], None]
+
+#: A waiting thread looks again at least this often (the rate may have risen meanwhile).
+POLL_SECONDS = 0.25
 
 
 class RateLimiter:
@@ -44,6 +45,7 @@ class RateLimiter:
             raise ValueError("per_minute must be positive or None")
         if burst < 1:
             raise ValueError("burst must be at least 1")
+        self._burst = burst
         self._interval = 60.0 / per_minute if per_minute else 0.0
         self._tolerance = self._interval * (burst - 1)
         self._clock = clock
@@ -51,6 +53,21 @@ class RateLimiter:
         self._lock = threading.Lock()
         self._tat = float("-inf")  # theoretical arrival time of the next request
         self._blocked_until = float("-inf")
+
+    def set_rate(self, per_second: float, burst: int | None = None) -> None:
+        """Space requests for ``per_second`` (and ``burst``) from now on."""
+        if per_second <= 0:
+            raise ValueError("per_second must be positive")
+        with self._lock:
+            if burst is not None:
+                self._burst = max(1, burst)
+            interval = 1.0 / per_second
+            now = self._clock()
+            if self._interval > 0 and self._tat > now:
+                # The slots taken ahead were spaced at the old rate: respace them at the new one.
+                self._tat = now + (self._tat - now) * interval / self._interval
+            self._interval = interval
+            self._tolerance = self._interval * (self._burst - 1)
 
     def reserve(self) -> float:
         """Claim the next slot and return how long the caller must wait for it (seconds)."""
@@ -62,12 +79,32 @@ class RateLimiter:
             self._tat = tat + self._interval
             return allowed_at - now
 
+    def try_take(self) -> float:
+        """Take a slot if one is free now (returns 0), else return how long until one may be.
+
+        Nothing is claimed ahead: a thread that must wait asks again later, so a rate raised
+        meanwhile takes effect at once instead of after the slots claimed at the old rate.
+        """
+        with self._lock:
+            now = self._clock()
+            if now < self._blocked_until:
+                return self._blocked_until - now
+            allowed_at = self._tat - self._tolerance
+            if now < allowed_at:
+                return allowed_at - now
+            self._tat = max(self._tat, now) + self._interval
+            return 0.0
+
     def acquire(self) -> float:
         """Wait until a request may be sent; return the time waited."""
-        delay = self.reserve()
-        if delay > 0:
-            self._sleep(delay)
-        return delay
+        waited = 0.0
+        while True:
+            wait = self.try_take()
+            if wait <= 0:
+                return waited
+            step = min(wait, POLL_SECONDS)
+            self._sleep(step)
+            waited += step
 
     def defer(self, seconds: float) -> None:
         """Hold back every request for ``seconds`` from now (after a 429 with Retry-After)."""
@@ -75,30 +112,20 @@ class RateLimiter:
             self._blocked_until = max(self._blocked_until, self._clock() + seconds)
 
 
-class AdaptiveConcurrency:
-    """A resizable semaphore that shrinks on 429 and grows back slowly."""
+class ConcurrencyLimit:
+    """A resizable semaphore: at most ``limit`` requests in flight, ``limit <= maximum``.
 
-    def __init__(
-        self,
-        maximum: int,
-        *,
-        minimum: int = 1,
-        recover_after: int = 20,
-        cooldown: float = 5.0,
-        clock: Clock = time.monotonic,
-    ) -> None:
-        if not 1 <= minimum <= maximum:
-            raise ValueError("need 1 <= minimum <= maximum")
+    The rate controller (:mod:`.throttle`) resizes it as the rate and the latency change;
+    shrinking never interrupts a request already in flight, it only makes new ones wait.
+    """
+
+    def __init__(self, maximum: int) -> None:
+        if maximum < 1:
+            raise ValueError("the maximum must be at least 1")
         self.maximum = maximum
-        self.minimum = minimum
-        self._recover_after = recover_after
-        self._cooldown = cooldown
-        self._clock = clock
         self._cond = threading.Condition()
         self._limit = maximum
         self._in_flight = 0
-        self._successes = 0
-        self._last_change = float("-inf")
 
     @property
     def limit(self) -> int:
@@ -111,6 +138,16 @@ class AdaptiveConcurrency:
         """Requests currently holding a slot."""
         with self._cond:
             return self._in_flight
+
+    def resize(self, limit: int) -> None:
+        """Allow ``limit`` requests in flight (clamped to 1..maximum)."""
+        with self._cond:
+            new = max(1, min(self.maximum, limit))
+            if new != self._limit:
+                grew = new > self._limit
+                self._limit = new
+                if grew:
+                    self._cond.notify_all()
 
     def acquire(self) -> None:
         """Block until fewer than ``limit`` requests are in flight, then take a slot."""
@@ -132,26 +169,3 @@ class AdaptiveConcurrency:
             yield
         finally:
             self.release()
-
-    def on_throttled(self) -> None:
-        """A 429 arrived: halve the bound, unless it was already cut within the cooldown."""
-        with self._cond:
-            now = self._clock()
-            self._successes = 0
-            if now - self._last_change < self._cooldown:
-                return
-            self._limit = max(self.minimum, self._limit // 2)
-            self._last_change = now
-
-    def on_success(self) -> None:
-        """A request was not throttled: after enough of them, raise the bound by one."""
-        with self._cond:
-            if self._limit >= self.maximum:
-                return
-            self._successes += 1
-            now = self._clock()
-            if self._successes >= self._recover_after and now - self._last_change >= self._cooldown:
-                self._limit += 1
-                self._successes = 0
-                self._last_change = now
-                self._cond.notify_all()

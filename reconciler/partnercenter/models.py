@@ -170,6 +170,12 @@ class ClientStats:
     concurrency: int
     max_concurrency: int
     in_flight: int
+    #: The request rate aimed at now (requests/s; None: pacing is off).
+    rate: float | None = None
+    #: The configured ceiling (requests/s; None: none, the rate is discovered).
+    rate_ceiling: float | None = None
+    #: Within the hold after a 429.
+    backing_off: bool = False
 
 
 # --- readers ---------------------------------------------------------------------------

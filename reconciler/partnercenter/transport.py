@@ -1,7 +1,8 @@
 """The one place that sends HTTP requests, and the one layer that retries.
 
 Each logical call runs :meth:`Transport.execute`: pace (rate limiter), take a concurrency slot,
-send with connect/read timeouts, classify, and either return or sleep and retry. Every attempt
+send with connect/read timeouts, classify, tell the rate controller how it went, and either
+return or sleep and retry. Every attempt
 gets a new MS-CorrelationId; the MS-RequestId is fixed by the caller for the whole call, which
 is what makes a retried create idempotent.
 """
@@ -25,7 +26,7 @@ from urllib3.exceptions import NewConnectionError
 from .auth import TokenProvider
 from .config import ClientConfig
 from .errors import parse_fault
-from .limiter import AdaptiveConcurrency, RateLimiter
+from .limiter import ConcurrencyLimit, RateLimiter
 from .models import AttemptInfo, ClientStats
 from .retry import (
     AMBIGUOUS,
@@ -36,6 +37,7 @@ from .retry import (
     retry_delay,
     should_retry,
 )
+from .throttle import RateController
 
 __all__ = ["Call", "Exchange", "Reply", "Transport", "classify_exception"]
 
@@ -99,7 +101,7 @@ def classify_exception(exc: requests.RequestException) -> Failure:
 
 
 class Transport:
-    """Sends calls with retries, pacing and adaptive concurrency. Thread-safe."""
+    """Sends calls with retries, a discovered rate and adaptive concurrency. Thread-safe."""
 
     def __init__(
         self,
@@ -124,15 +126,16 @@ class Transport:
         self._now = now or _utc_now
         self._rand = rand or random.SystemRandom().random
         self._policy = config.retry_policy
+        rpm = config.requests_per_minute
+        #: None when pacing is off (``requests_per_minute=None``).
+        self.controller = None if rpm is None else RateController(
+            None if rpm == "auto" else float(rpm) / 60.0, config.max_concurrency,
+            burst=config.burst, policy=config.rate_policy, clock=clock)
         self.limiter = RateLimiter(
-            config.requests_per_minute, burst=config.burst, clock=clock, sleep=sleep
+            self.controller.rate * 60.0 if self.controller is not None else None,
+            burst=config.burst, clock=clock, sleep=sleep,
         )
-        self.concurrency = AdaptiveConcurrency(
-            config.max_concurrency,
-            recover_after=config.concurrency_recover_after,
-            cooldown=config.concurrency_cooldown,
-            clock=clock,
-        )
+        self.concurrency = ConcurrencyLimit(config.max_concurrency)
         self._counts_lock = threading.Lock()
         self._requests = self._throttled = self._retries = 0
 
@@ -142,6 +145,7 @@ class Transport:
 
     def stats(self) -> ClientStats:
         """Counters since the transport was created."""
+        rate = self.controller.state() if self.controller is not None else None
         with self._counts_lock:
             return ClientStats(
                 requests=self._requests,
@@ -150,6 +154,9 @@ class Transport:
                 concurrency=self.concurrency.limit,
                 max_concurrency=self.concurrency.maximum,
                 in_flight=self.concurrency.in_flight,
+                rate=rate.rate if rate is not None else None,
+                rate_ceiling=rate.ceiling if rate is not None else None,
+                backing_off=rate.backing_off if rate is not None else False,
             )
 
     def execute(self, call: Call) -> Exchange:
@@ -161,9 +168,10 @@ class Transport:
             # Asked per attempt: a long backoff can outlive a cached access token.
             token = fresh or self._tokens.get_token()
             correlation_id = str(uuid.uuid4())
-            reply, failure, error = self._attempt(call, token, correlation_id, attempts)
+            reply, failure, error, sent_at = self._attempt(call, token, correlation_id, attempts)
             maybe_committed = maybe_committed or failure in AMBIGUOUS
             retry_after = _retry_after(reply, self._now())
+            self._account(reply, failure, sent_at, retry_after)
             done = Exchange(reply, failure, error, attempts, maybe_committed, correlation_id,
                             call.request_id, retry_after)
             if failure is None:
@@ -182,8 +190,9 @@ class Transport:
         self, call: Call, failure: Failure, attempts: int, retry_after: float | None
     ) -> None:
         delay = retry_delay(failure, attempts - 1, retry_after, self._policy, self._rand)
-        if failure is Failure.THROTTLED and retry_after is not None:
-            # The limit is per partner tenant: hold every worker back, not just this one.
+        if failure is Failure.THROTTLED and retry_after is not None and self.controller is None:
+            # Without a rate controller the only lever left: the limit is per partner tenant,
+            # so hold every worker back, not just this one.
             self.limiter.defer(min(retry_after, self._policy.retry_after_cap))
         with self._counts_lock:
             self._retries += 1
@@ -195,10 +204,10 @@ class Transport:
 
     def _attempt(
         self, call: Call, token: str, correlation_id: str, attempt: int
-    ) -> tuple[Reply | None, Failure | None, str | None]:
+    ) -> tuple[Reply | None, Failure | None, str | None, float]:
         self.limiter.acquire()
         with self.concurrency.slot():
-            started = self._clock()
+            started = self.controller.sent() if self.controller is not None else self._clock()
             reply: Reply | None = None
             failure: Failure | None
             error: str | None = None
@@ -217,19 +226,24 @@ class Transport:
             except requests.RequestException as exc:
                 failure, error = classify_exception(exc), type(exc).__name__
             duration = self._clock() - started
-        self._account(reply, failure)
         self._report(call, reply, error, correlation_id, duration, attempt)
-        return reply, failure, error
+        return reply, failure, error, started
 
-    def _account(self, reply: Reply | None, failure: Failure | None) -> None:
+    def _account(self, reply: Reply | None, failure: Failure | None, sent_at: float,
+                 retry_after: float | None) -> None:
+        throttled = failure is Failure.THROTTLED
         with self._counts_lock:
             self._requests += 1
-            if failure is Failure.THROTTLED:
+            if throttled:
                 self._throttled += 1
-        if failure is Failure.THROTTLED:
-            self.concurrency.on_throttled()
-        elif reply is not None:
-            self.concurrency.on_success()
+        if self.controller is None or (reply is None and not throttled):
+            return  # no answer says nothing about the rate
+        wait = min(retry_after, self._policy.retry_after_cap) if retry_after is not None else None
+        decision = self.controller.answered(sent_at, throttled=throttled, retry_after=wait)
+        self.limiter.set_rate(decision.rate, decision.burst)
+        self.concurrency.resize(decision.concurrency)
+        if decision.pause:
+            self.limiter.defer(decision.pause)
 
     def _headers(self, call: Call, token: str, correlation_id: str) -> dict[str, str]:
         headers = {

@@ -25,9 +25,11 @@ class Clock:
         return self.now
 
 
-def stats(throttled: int, concurrency: int) -> ClientStats:
+def stats(throttled: int, concurrency: int, rate: float | None = None,
+          backing_off: bool = False) -> ClientStats:
     return ClientStats(requests=50, throttled=throttled, retries=throttled, concurrency=concurrency,
-                       max_concurrency=8, in_flight=concurrency)
+                       max_concurrency=8, in_flight=concurrency, rate=rate,
+                       backing_off=backing_off)
 
 
 def test_log_gets_a_line_at_most_every_ten_seconds() -> None:
@@ -44,11 +46,11 @@ def test_log_gets_a_line_at_most_every_ten_seconds() -> None:
 def test_tty_line_is_redrawn_and_shows_back_off() -> None:
     stream, clock = Stream(tty=True), Clock()
     progress = Progress("Applying", stream=stream, clock=clock)
-    progress.watch(lambda: stats(12, 2))
+    progress.watch(lambda: stats(12, 2, rate=31.4, backing_off=True))
     clock.now += 2
     progress(10, 40)
     assert stream.getvalue() == ("\r\x1b[2KApplying: 10/40 (25%), 5.0/s, ETA 6s, "
-                                 "12 throttled (429), backed off to 2/8 concurrent")
+                                 "12 throttled (429), backing off to 31 requests/s")
     progress.finish()
     assert stream.getvalue().endswith("\r\x1b[2K")
 
@@ -66,3 +68,13 @@ def test_refresh_hands_the_client_to_a_watching_progress() -> None:
     from reconciler.refresh import WatchesClient
 
     assert isinstance(Progress("x", stream=Stream(False)), WatchesClient)
+
+
+def test_the_rate_found_is_shown_once_the_client_paces() -> None:
+    stream, clock = Stream(tty=True), Clock()
+    progress = Progress("Refreshing", stream=stream, clock=clock)
+    progress.watch(lambda: stats(0, 8, rate=6.25))
+    clock.now += 1
+    progress(5, 10)
+    assert stream.getvalue().endswith(", 6.2 requests/s")
+    assert "throttled" not in stream.getvalue()

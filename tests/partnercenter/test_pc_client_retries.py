@@ -157,7 +157,8 @@ def test_throttled_with_retry_after_is_waited_out(
     cid = new_id()
     sim.world.add_customer(cid)
     sim.add_fault(Fault(route="eligibility", kind="429", count=1))
-    client = make_client(sim, retry_after_cap=5.0, base_delay=0.01, max_delay=0.01)
+    client = make_client(sim, retry_after_cap=5.0, base_delay=0.01, max_delay=0.01,
+                         requests_per_minute="auto")
     started = time.monotonic()
     assert client.eligibility(cid).is_eligible
     elapsed = time.monotonic() - started
@@ -167,7 +168,8 @@ def test_throttled_with_retry_after_is_waited_out(
     assert (times[1] - times[0]).total_seconds() >= 0.99
     stats = client.stats()
     assert stats.throttled == 1
-    assert stats.concurrency == 2  # halved from 4 by the 429
+    assert stats.rate is not None
+    assert stats.rate < 4.0  # backed off from the first rate by the 429
 
 
 def test_retry_after_is_capped(
@@ -259,7 +261,7 @@ def test_shared_client_across_threads_creates_each_upgrade_once(
     assert peak <= 4
 
 
-def test_adaptive_concurrency_backs_off_under_server_rate_limit(
+def test_the_rate_backs_off_under_a_server_rate_limit(
     make_sim: SimFactory, make_client: ClientFactory
 ) -> None:
     sim = make_sim(fresh=True, rate_limit_per_minute=600, rate_limit_burst=2,
@@ -267,10 +269,12 @@ def test_adaptive_concurrency_backs_off_under_server_rate_limit(
     customers = [new_id() for _ in range(8)]
     for cid in customers:
         sim.world.add_customer(cid)
-    client = make_client(sim, retry_after_cap=0.2, max_attempts=10)
+    # A ceiling of 100/s, ten times what the server takes: it adapts below the ceiling.
+    client = make_client(sim, retry_after_cap=0.2, max_attempts=10, requests_per_minute=6000)
     with ThreadPoolExecutor(max_workers=4) as pool:
         answers = list(pool.map(client.eligibility, customers))
     assert all(a.is_eligible for a in answers)
     stats = client.stats()
     assert stats.throttled == sim.stats.throttled > 0
-    assert stats.concurrency < 4
+    assert stats.rate is not None
+    assert stats.rate < 100.0

@@ -1,4 +1,4 @@
-"""Rate limiter and adaptive concurrency, with a fake clock."""
+"""Rate limiter and concurrency limit, with a fake clock."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from reconciler.partnercenter.limiter import AdaptiveConcurrency, RateLimiter
+from reconciler.partnercenter.limiter import ConcurrencyLimit, RateLimiter
 
 
 class FakeClock:
@@ -93,65 +93,60 @@ def test_rate_limiter_is_shared_safely_between_threads() -> None:
     assert sorted(delays) == [float(i) for i in range(400)]
 
 
-def test_concurrency_halves_on_429_once_per_cooldown() -> None:
+def test_set_rate_respaces_slots_taken_ahead() -> None:
     clock = FakeClock()
-    conc = AdaptiveConcurrency(8, recover_after=3, cooldown=5.0, clock=clock)
-    conc.on_throttled()
-    conc.on_throttled()  # same burst: ignored
-    assert conc.limit == 4
-    clock.now += 5.0
-    conc.on_throttled()
-    assert conc.limit == 2
-    clock.now += 5.0
-    conc.on_throttled()
-    clock.now += 5.0
-    conc.on_throttled()
+    limiter = RateLimiter(60, burst=1, clock=clock, sleep=clock.sleep)
+    assert [limiter.reserve() for _ in range(3)] == [0.0, 1.0, 2.0]  # taken 3 s ahead
+    limiter.set_rate(4.0)  # four times faster: what was taken ahead shrinks to 0.75 s
+    assert limiter.reserve() == pytest.approx(0.75)
+    limiter.set_rate(1.0, burst=3)
+    clock.now += 10
+    assert [limiter.reserve() for _ in range(4)] == [0.0, 0.0, 0.0, 1.0]
+
+
+def test_try_take_claims_nothing_ahead() -> None:
+    clock = FakeClock()
+    limiter = RateLimiter(60, burst=1, clock=clock, sleep=clock.sleep)
+    assert limiter.try_take() == 0.0
+    assert limiter.try_take() == 1.0
+    assert limiter.try_take() == 1.0  # asking again did not push the slot further out
+    limiter.set_rate(4.0)
+    assert limiter.try_take() == pytest.approx(0.25)
+    limiter.defer(3.0)
+    assert limiter.try_take() == 3.0
+
+
+def test_concurrency_limit_resizes_within_its_maximum() -> None:
+    conc = ConcurrencyLimit(8)
+    conc.resize(3)
+    assert conc.limit == 3
+    conc.resize(100)
+    assert conc.limit == 8
+    conc.resize(0)
     assert conc.limit == 1
 
 
-def test_concurrency_recovers_slowly() -> None:
-    clock = FakeClock()
-    conc = AdaptiveConcurrency(4, recover_after=3, cooldown=5.0, clock=clock)
-    conc.on_throttled()
-    assert conc.limit == 2
-    for _ in range(10):
-        conc.on_success()
-    assert conc.limit == 2  # still within the cooldown
-    clock.now += 5.0
-    conc.on_success()
-    assert conc.limit == 3
-    conc.on_success()
-    conc.on_success()
-    conc.on_success()
-    assert conc.limit == 3  # each step waits out a cooldown too
-    clock.now += 5.0
-    for _ in range(3):
-        conc.on_success()
-    assert conc.limit == 4
-    clock.now += 50.0
-    for _ in range(30):
-        conc.on_success()
-    assert conc.limit == 4  # never above the maximum
+def test_growing_the_limit_wakes_waiting_threads() -> None:
+    conc = ConcurrencyLimit(4)
+    conc.resize(1)
+    conc.acquire()
+    entered = threading.Event()
 
+    def worker() -> None:
+        with conc.slot():
+            entered.set()
 
-def test_a_429_resets_the_success_run() -> None:
-    clock = FakeClock()
-    conc = AdaptiveConcurrency(4, minimum=2, recover_after=2, cooldown=1.0, clock=clock)
-    conc.on_throttled()
-    clock.now += 1.0
-    conc.on_success()
-    clock.now += 0.5
-    conc.on_throttled()  # within cooldown: no cut, but the run restarts
-    assert conc.limit == 2
-    clock.now += 1.0
-    conc.on_success()
-    assert conc.limit == 2
-    conc.on_success()
-    assert conc.limit == 3
+    thread = threading.Thread(target=worker)
+    thread.start()
+    assert not entered.wait(0.05)
+    conc.resize(2)
+    assert entered.wait(2)
+    thread.join()
+    conc.release()
 
 
 def test_concurrency_limits_threads_in_flight() -> None:
-    conc = AdaptiveConcurrency(2)
+    conc = ConcurrencyLimit(2)
     peak = 0
     lock = threading.Lock()
 
@@ -172,5 +167,5 @@ def test_concurrency_limits_threads_in_flight() -> None:
 
 
 def test_concurrency_rejects_nonsense() -> None:
-    with pytest.raises(ValueError, match="minimum"):
-        AdaptiveConcurrency(2, minimum=3)
+    with pytest.raises(ValueError, match="maximum"):
+        ConcurrencyLimit(0)

@@ -28,6 +28,14 @@ class RecordingSession(requests.Session):
         return super().request(method, url, *args, **kwargs)
 
 
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 50.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
 def client_for(sim: Simulator, **kwargs: Any) -> tuple[PartnerCenterClient, list[float]]:
     slept: list[float] = []
     settings = {**FAST, "base_delay": 0.5, "max_delay": 8.0, "retry_after_cap": 60.0}
@@ -53,13 +61,25 @@ def test_retry_after_is_slept_plus_jitter_and_defers_other_workers(make_sim: Sim
     customer = new_id()
     sim.world.add_customer(customer)
     sim.add_fault(Fault(route="create", kind="429", count=1))
-    client, slept = client_for(sim)
+    slept: list[float] = []
+    held: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        held.append(client._transport.limiter.try_take())  # what another worker would meet
+        clock.now += seconds
+
+    clock = FakeClock()
+    settings = {**FAST, "base_delay": 0.5, "max_delay": 8.0, "retry_after_cap": 60.0}
+    client = PartnerCenterClient(ClientConfig(endpoint=sim.url, **settings),
+                                 StaticToken(sim.token), sleep=sleep, clock=clock,
+                                 rand=lambda: 0.5)
     assert client.create(customer, "Azure", new_id()).upgrade_id
-    # 1 s Retry-After + 0.25 jitter for this worker; then the shared limiter still holds
-    # (the fake sleep does not advance time) for about 1 s: every worker waits out the 429.
-    assert slept[0] == 1.25
-    assert len(slept) == 2
-    assert 0.5 < slept[1] <= 1.0
+    # 1 s Retry-After + 0.25 jitter for this worker...
+    assert slept == [1.25]
+    # ...and without a rate controller the shared limiter holds every other worker back for
+    # the Retry-After too.
+    assert held == [1.0]
 
 
 def test_every_request_has_timeouts_and_never_follows_redirects(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
@@ -53,7 +54,9 @@ def test_journal_lines_round_trip(record: Record, serial: int) -> None:
 @settings(max_examples=25, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.lists(records, min_size=1, max_size=8))
 def test_recorded_changes_read_back(tmp_path: Path, items: list[Record]) -> None:
-    path = tmp_path / f"s{abs(hash(tuple(items)))}" / "state.json"
+    # A fresh directory per example: hypothesis may draw the same items twice, and a state
+    # left by an earlier example (another lineage) must not be in the way.
+    path = Path(tempfile.mkdtemp(dir=tmp_path)) / "state.json"
     backend = LocalBackend(path)
     info = backend.lock(LockInfo.new("test"))
     recorder = StateRecorder(backend, None)
