@@ -21,6 +21,7 @@ from reconciler.partnercenter import (
     ClientConfig,
     InvalidEndpointError,
     PartnerCenterClient,
+    RateMemo,
     StaticToken,
     TokenProvider,
     token_provider_from_env,
@@ -40,15 +41,31 @@ def simulator_world_path(settings: Settings) -> Path:
     return settings.work_dir / SIMULATOR_WORLD
 
 
+#: What this process's clients found about each endpoint's rate, so the next client (apply's
+#: creates after its refresh, say) starts there instead of ramping up from the start again.
+_learned: dict[str, RateMemo] = {}
+
+
 def client_config(settings: Settings, endpoint: str, parallelism: int | None) -> ClientConfig:
     """The client settings for a run (parallelism bounds calls in flight)."""
     try:
         return ClientConfig(endpoint=endpoint,
                             requests_per_minute="auto" if settings.max_requests_per_minute
                             is None else float(settings.max_requests_per_minute),
-                            max_concurrency=parallelism or settings.parallelism)
+                            max_concurrency=parallelism or settings.parallelism,
+                            learned_rate=_learned.get(endpoint.rstrip("/")))
     except InvalidEndpointError as exc:
         raise ConfigError(str(exc)) from exc
+
+
+@contextmanager
+def _remembered(client: PartnerCenterClient) -> Iterator[PartnerCenterClient]:
+    try:
+        yield client
+    finally:
+        found = client.learned_rate()
+        if found is not None:
+            _learned[client.config.endpoint] = found
 
 
 @contextmanager
@@ -60,12 +77,14 @@ def open_client(settings: Settings, *, desired: Desired | None = None,
     if settings.simulate:
         with _simulator(settings, desired) as (endpoint, token):
             config = client_config(settings, endpoint, parallelism)
-            with PartnerCenterClient(config, token, on_attempt=on_attempt) as client:
+            with PartnerCenterClient(config, token, on_attempt=on_attempt) as client, \
+                    _remembered(client):
                 yield client
         return
     config = client_config(settings, settings.endpoint, parallelism)
     provider = _credentials(settings, env if env is not None else os.environ)
-    with PartnerCenterClient(config, provider, on_attempt=on_attempt) as client:
+    with PartnerCenterClient(config, provider, on_attempt=on_attempt) as client, \
+            _remembered(client):
         yield client
 
 

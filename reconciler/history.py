@@ -7,15 +7,19 @@ away loses none of it. It is only ever appended to and never holds a token or an
 secret: only ids, statuses and timings. (The *state journal* is something else: the backend's
 log of state changes since the last snapshot.)
 
-Durability: a transition and a create call are handed to the backend at once, so they are kept
-as soon as the state change they belong to; read calls (eligibility, status) are handed over
-with the next of those, every :data:`BATCH` entries, and when the run ends, which keeps a remote
-history to about one append per state change.
+Writing never holds up the run: worker threads queue entries and one writer thread hands
+whatever is queued to the backend as one append, at once when the backend is fast (a local file)
+and coalescing many entries per append when it is slow (a blob), so a remote history costs far
+fewer requests than entries. :meth:`History.close` (the end of every run, interrupted ones
+included) waits until everything queued is written; a process killed outright loses at most the
+entries of its last moments (the state journal, not the history, is what makes a run
+resumable).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from collections.abc import Iterator
 from typing import Any, Protocol
@@ -25,10 +29,10 @@ from reconciler.model import canonical_id
 from reconciler.partnercenter import AttemptInfo
 from reconciler.state import utc_now
 
-#: Read-call entries kept back at most before they are appended.
-BATCH = 100
-#: Calls whose entry is appended at once: they change something in Partner Center.
-_MUTATING = frozenset({"create"})
+#: The most bytes handed to the backend in one append (Azure takes 4 MiB per block).
+MAX_APPEND = 1 << 20
+
+log = logging.getLogger(__name__)
 
 
 class HistoryStore(Protocol):
@@ -53,22 +57,40 @@ class History:
     def __init__(self, store: HistoryStore, run_id: str) -> None:
         self.store = store
         self.run_id = run_id
-        self._lock = threading.Lock()
-        self._pending: list[str] = []
+        self._cond = threading.Condition()
+        self._pending: list[bytes] = []
+        self._closed = False
+        self._writer: threading.Thread | None = None
+        self._failure: Exception | None = None
 
-    def _write(self, entry: dict[str, Any], *, now: bool) -> None:
+    def _write(self, entry: dict[str, Any]) -> None:
         line = json.dumps({"time": utc_now(), "run": self.run_id, **entry},
                           separators=(",", ":"), sort_keys=True)
-        with self._lock:
-            self._pending.append(line + "\n")
-            if now or len(self._pending) >= BATCH:
-                self._flush()
+        with self._cond:
+            if self._closed:
+                raise RuntimeError("history written after close")
+            self._pending.append(line.encode("utf-8") + b"\n")
+            if self._writer is None:
+                self._writer = threading.Thread(target=self._drain, name="history",
+                                                daemon=True)
+                self._writer.start()
+            self._cond.notify()
 
-    def _flush(self) -> None:
-        if self._pending:
-            data = "".join(self._pending).encode("utf-8")
-            self._pending = []
-            self.store.append_history(data)
+    def _drain(self) -> None:
+        """The writer thread: append whatever is queued, until closed and empty."""
+        while True:
+            with self._cond:
+                self._cond.wait_for(lambda: self._pending or self._closed)
+                if not self._pending:
+                    return
+                batch, self._pending = self._pending, []
+            for chunk in _chunks(batch):
+                try:
+                    self.store.append_history(chunk)
+                except Exception as exc:  # reported at close, never lost silently
+                    log.error("Could not write the operation history of %s: %s",
+                              self.store.describe(), exc)
+                    self._failure = exc
 
     def call(self, attempt: AttemptInfo) -> None:
         """One HTTP attempt (use as the client's ``on_attempt``)."""
@@ -78,7 +100,7 @@ class History:
             "http_status": attempt.status, "error": attempt.error,
             "request_id": attempt.request_id, "correlation_id": attempt.correlation_id,
             "attempt": attempt.attempt, "duration_ms": round(attempt.duration * 1000, 1),
-        }, now=attempt.operation in _MUTATING)
+        })
 
     def transition(self, customer_id: str, family: str, action: str, before: str | None,
                    after: str | None, *, request_id: str | None = None,
@@ -88,12 +110,36 @@ class History:
             "kind": "transition", "customer_id": customer_id, "product_family": family,
             "action": action, "from": before, "to": after, "request_id": request_id,
             "upgrade_id": upgrade_id, "detail": detail,
-        }, now=True)
+        })
 
     def close(self) -> None:
-        """Hand over what is still kept back (end of run)."""
-        with self._lock:
-            self._flush()
+        """Write everything still queued (end of run); StateError if any append failed."""
+        with self._cond:
+            self._closed = True
+            self._cond.notify()
+            writer = self._writer
+        if writer is not None:
+            writer.join()
+        if self._failure is not None:
+            raise StateError(f"The operation history of {self.store.describe()} is missing "
+                             f"entries of this run: {self._failure}. The state itself is "
+                             "complete.") from self._failure
+
+
+def _chunks(lines: list[bytes]) -> list[bytes]:
+    """Whole lines joined into appends of at most MAX_APPEND bytes (a longer line alone)."""
+    chunks: list[bytes] = []
+    current: list[bytes] = []
+    size = 0
+    for line in lines:
+        if current and size + len(line) > MAX_APPEND:
+            chunks.append(b"".join(current))
+            current, size = [], 0
+        current.append(line)
+        size += len(line)
+    if current:
+        chunks.append(b"".join(current))
+    return chunks
 
 
 def read(store: HistoryStore, customer_id: str | None = None) -> Iterator[dict[str, Any]]:

@@ -228,8 +228,12 @@ class AzureBlobBackend:
             self._journal_length = self._journal_blocks = 0
         log.debug("Wrote %s (serial %d, %d records).", self.location, state.serial, len(state))
 
-    def append(self, change: StateChange) -> None:
-        """Durably record one change: one append block, conditional on lease and ETag."""
+    def sync(self) -> None:
+        """Every append is durable when it returns: nothing to wait for."""
+
+    def append(self, change: StateChange, *, sync: bool = True) -> None:
+        """Durably record one change: one append block, conditional on lease and ETag (always
+        durable on return, whatever ``sync`` says)."""
         with self._mutex:
             if self._held is not None and self._serial is None:
                 self.read()

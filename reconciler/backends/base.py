@@ -130,8 +130,16 @@ class StateBackend(Protocol):
         """Atomically replace the snapshot with ``state`` (keeping a backup); fold the journal."""
         ...
 
-    def append(self, change: StateChange) -> None:
-        """Record one change durably before returning; thread-safe; cheap at any state size."""
+    def append(self, change: StateChange, *, sync: bool = True) -> None:
+        """Record one change, durably before returning; thread-safe; cheap at any state size.
+
+        With ``sync=False`` the change may only be durable after the next :meth:`sync` (a
+        backend that batches its syncs); changes must still be appended in serial order.
+        """
+        ...
+
+    def sync(self) -> None:
+        """Return once every change appended so far is durable."""
         ...
 
     def lock(self, info: LockInfo, timeout: float = 0.0) -> LockInfo:

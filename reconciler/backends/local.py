@@ -55,6 +55,14 @@ class LocalBackend:
         self.journal_path = self.path.with_name(self.path.name + ".journal")
         self.history_path = self.path.with_name(self.path.name + ".history")
         self._history_fd: int | None = None
+        # Its own lock: a history append must never wait for a state change's fsync.
+        self._history_mutex = threading.Lock()
+        # Group commit: changes written, changes known durable, and whether a thread is in
+        # fdatasync right now (the others wait for it rather than queue their own).
+        self._sync_cond = threading.Condition()
+        self._written = 0
+        self._synced = 0
+        self._syncing = False
         self._lock = FileLock(self.path.with_name(self.path.name + ".lock"), self.path)
         self._mutex = threading.RLock()  # worker threads of one run share this object
         self._held: LockInfo | None = None
@@ -192,8 +200,13 @@ class LocalBackend:
             shutil.copyfile(self.path, tmp)
         os.replace(tmp, self.backup_path)
 
-    def append(self, change: StateChange) -> None:
-        """Durably journal one change whose serial follows the last one; thread-safe."""
+    def append(self, change: StateChange, *, sync: bool = True) -> None:
+        """Journal one change whose serial follows the last one; thread-safe.
+
+        Durable on return, unless ``sync=False``: then the line is written and :meth:`sync`
+        makes it durable, together with whatever other threads wrote meanwhile (one
+        fdatasync for many changes: a group commit).
+        """
         with self._mutex:
             if self._serial is None:
                 self.read()
@@ -210,13 +223,51 @@ class LocalBackend:
             fd = self._open_journal()
             try:
                 write_all(fd, journal.encode(self._lineage, change))
-                sync_data(fd)
             except OSError as exc:
-                # After a failed fsync the file's contents are unknown: stop writing through it.
-                self._close_journal()
-                self._serial = None
-                raise StateError(f"Cannot record a change in {self.journal_path}: {exc}.") from exc
+                self._journal_failed()
+                raise StateError(f"Cannot record a change in {self.journal_path}: {exc}.") \
+                    from exc
             self._serial = change.serial
+            self._written += 1
+        if sync:
+            self.sync()
+
+    def sync(self) -> None:
+        """Make every change written so far durable: one fdatasync covers all of them."""
+        with self._sync_cond:
+            wanted = self._written
+            while self._synced < wanted:
+                if self._syncing:
+                    self._sync_cond.wait()
+                    continue
+                self._syncing = True
+                target, fd = self._written, self._journal_fd
+                self._sync_cond.release()
+                try:
+                    failure = self._fdatasync(fd)
+                finally:
+                    self._sync_cond.acquire()
+                    self._syncing = False
+                    self._sync_cond.notify_all()
+                if failure is not None:
+                    raise failure
+                self._synced = max(self._synced, target)
+
+    def _fdatasync(self, fd: int | None) -> StateError | None:
+        if fd is None:
+            return None  # a snapshot replaced the journal meanwhile: it holds every change
+        try:
+            sync_data(fd)
+        except OSError as exc:
+            # After a failed fsync the file's contents are unknown: stop writing through it.
+            with self._mutex:
+                self._journal_failed()
+            return StateError(f"Cannot record a change in {self.journal_path}: {exc}.")
+        return None
+
+    def _journal_failed(self) -> None:
+        self._close_journal()
+        self._serial = None
 
     def _check_writable(self, lineage: str, serial: int, what: str) -> None:
         known = (self._lineage, self._serial) if self._lineage is not None and \
@@ -281,7 +332,7 @@ class LocalBackend:
 
     def append_history(self, data: bytes) -> None:
         """Append to the history file; written through to the OS, so it survives a SIGKILL."""
-        with self._mutex:
+        with self._history_mutex:
             if self._history_fd is None:
                 self.history_path.parent.mkdir(parents=True, exist_ok=True)
                 self._history_fd = os.open(self.history_path,
@@ -306,6 +357,7 @@ class LocalBackend:
         """Close the journal and history handles (the lock, if held, stays held)."""
         with self._mutex:
             self._close_journal()
+        with self._history_mutex:
             if self._history_fd is not None:
                 with contextlib.suppress(OSError):
                     os.fsync(self._history_fd)

@@ -21,7 +21,10 @@ class StateRecorder:
 
     def __init__(self, backend: StateBackend, state: State | None) -> None:
         self._backend = backend
+        # Two locks: ``_mutex`` orders the durable appends (one at a time, serials in order);
+        # ``_view`` guards the overlay only, so reading a record never waits for an fsync.
         self._mutex = threading.Lock()
+        self._view = threading.Lock()
         base = state if state is not None else State.new()
         self._lineage = base.lineage
         self._serial = base.serial
@@ -43,31 +46,33 @@ class StateRecorder:
             return self._serial
 
     def get(self, key: UpgradeKey) -> Record | None:
-        """The current record for ``key``."""
-        with self._mutex:
+        """The current record for ``key`` (the last one recorded durably)."""
+        with self._view:
             if key in self._overlay:
                 return self._overlay[key]
-            return self._base.get(key)
+        return self._base.get(key)
 
     def put(self, record: Record) -> int:
         """Durably record ``record`` (add or replace); returns the new serial."""
-        with self._mutex:
-            self._start()
-            change = StateChange.put(self._serial + 1, record)
-            self._backend.append(change)
-            self._overlay[record.key] = record
-            self._serial = change.serial
-            return change.serial
+        return self._change(record.key, record)
 
     def remove(self, key: UpgradeKey) -> int:
         """Durably stop tracking ``key``; returns the new serial."""
+        return self._change(key, None)
+
+    def _change(self, key: UpgradeKey, record: Record | None) -> int:
+        # Written in serial order under the lock; made durable outside it, so the fdatasyncs
+        # of many worker threads coalesce (a group commit). Returns only once durable.
         with self._mutex:
             self._start()
-            change = StateChange.remove(self._serial + 1, key)
-            self._backend.append(change)
-            self._overlay[key] = None
-            self._serial = change.serial
-            return change.serial
+            serial = self._serial + 1
+            change = StateChange(serial, key, record)
+            self._backend.append(change, sync=False)
+            with self._view:
+                self._overlay[key] = record
+            self._serial = serial
+        self._backend.sync()
+        return serial
 
     def snapshot(self) -> State:
         """The current state as an immutable value (copies the records: O(n))."""
@@ -85,7 +90,9 @@ class StateRecorder:
         return state
 
     def _current(self) -> State:
-        records = as_record_map(self._base.records).replaced(self._overlay.items())
+        with self._view:
+            changes = list(self._overlay.items())
+        records = as_record_map(self._base.records).replaced(changes)
         return State(self._lineage, self._serial, records)
 
     def _start(self) -> None:

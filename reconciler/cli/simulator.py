@@ -10,14 +10,16 @@ import uuid
 from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from click.core import ParameterSource
 
 from reconciler.errors import ReconcilerError
-from reconciler.simulator import Simulator, SimulatorConfig, World, parse_fault
-from reconciler.simulator.faults import Fault
+
+if TYPE_CHECKING:  # the simulator is imported only when ``simulator serve`` runs
+    from reconciler.simulator import Simulator
+    from reconciler.simulator.faults import Fault
 
 LOOPBACK_NAMES = frozenset({"localhost", "ip6-localhost"})
 
@@ -54,6 +56,8 @@ simulator = _Group("simulator", help="Run the Partner Center simulator.")
 
 
 def _faults(_ctx: click.Context, _param: click.Parameter, values: tuple[str, ...]) -> list[Fault]:
+    from reconciler.simulator import parse_fault
+
     try:
         return [parse_fault(v) for v in values]
     except ValueError as exc:
@@ -142,6 +146,8 @@ def serve(
         raise click.UsageError(
             f"Refusing to bind {host}: pass --host explicitly to leave loopback."
         )
+    from reconciler.simulator import Simulator, SimulatorConfig, World
+
     config = SimulatorConfig(
         token=token, host=host, port=port, dedup=dedup,
         ineligible_as="error" if ineligible_as == "error" else "200",

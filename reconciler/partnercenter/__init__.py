@@ -68,7 +68,7 @@ from .models import (
     UpgradeStatus,
 )
 from .retry import Failure, RetryPolicy, backoff, parse_retry_after, retry_delay, should_retry
-from .throttle import RateController, RatePolicy
+from .throttle import RateController, RateMemo, RatePolicy
 
 __all__ = [
     "ALREADY_EXISTS_CODES",
@@ -105,6 +105,7 @@ __all__ = [
     "Product",
     "RateController",
     "RateLimiter",
+    "RateMemo",
     "RatePolicy",
     "RetryPolicy",
     "ServiceError",

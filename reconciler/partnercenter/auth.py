@@ -20,7 +20,6 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
-import msal  # type: ignore[import-untyped,unused-ignore]
 import requests
 
 from .endpoints import (
@@ -206,8 +205,12 @@ class MsalRefreshTokenProvider:
         log.debug("Obtained an access token for tenant %s through %s", self._tenant_id,
                   self._authority_host)
 
-    def _msal_app(self) -> msal.ConfidentialClientApplication:
+    def _msal_app(self) -> Any:
         if self._app is None:
+            # Imported on first use: a run with a ready access token never needs msal, and
+            # importing it costs about a tenth of a second at every start.
+            import msal  # type: ignore[import-untyped,unused-ignore]
+
             try:
                 self._app = msal.ConfidentialClientApplication(
                     self._client_id,

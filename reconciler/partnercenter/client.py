@@ -49,6 +49,7 @@ from .models import (
     read_status,
 )
 from .retry import RETRYABLE
+from .throttle import RateMemo
 from .transport import Call, Exchange, Transport
 
 __all__ = ["ALREADY_EXISTS_CODES", "INELIGIBLE_CODES", "PartnerCenterClient"]
@@ -109,6 +110,12 @@ class PartnerCenterClient:
     def stats(self) -> ClientStats:
         """Requests sent, 429s received, retries, and the current concurrency bound."""
         return self._transport.stats()
+
+    def learned_rate(self) -> RateMemo | None:
+        """What the rate controller found (None when pacing is off): pass it to the next
+        client's ``ClientConfig.learned_rate``."""
+        controller = self._transport.controller
+        return controller.memo() if controller is not None else None
 
     # --- the calls ------------------------------------------------------------------------
 

@@ -9,7 +9,7 @@ from reconciler import __version__
 
 from .endpoints import DEFAULT_ENDPOINT, validate_endpoint
 from .retry import RetryPolicy
-from .throttle import RatePolicy
+from .throttle import RateMemo, RatePolicy
 
 __all__ = ["APPLICATION_NAME", "ClientConfig"]
 
@@ -40,6 +40,8 @@ class ClientConfig:
     max_delay: float = 30.0
     retry_after_cap: float = 120.0
     rate_policy: RatePolicy = field(default_factory=RatePolicy)
+    #: What an earlier client found about this endpoint's rate (start there, not at the ramp).
+    learned_rate: RateMemo | None = None
     locale: str = "en-US"
     application: str = APPLICATION_NAME
     ca_bundle: str | None = None

@@ -40,7 +40,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
-__all__ = ["RateController", "RateDecision", "RatePolicy", "RateState"]
+__all__ = ["RateController", "RateDecision", "RateMemo", "RatePolicy", "RateState"]
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +55,8 @@ class RatePolicy:
     floor: float = 0.2
     growth: float = 2.0
     step: float = 0.25
+    min_step: float = 0.02
+    step_round_trips: float = 5.0
     step_sends: int = 2
     #: Below this share of the last limit found, recover as fast as the ramp.
     near: float = 0.8
@@ -96,6 +98,14 @@ class RateDecision:
 
 
 @dataclass(frozen=True, slots=True)
+class RateMemo:
+    """What one client found: its last rate, and the limit it measured (None: no 429 yet)."""
+
+    rate: float
+    limit: float | None
+
+
+@dataclass(frozen=True, slots=True)
 class RateState:
     """For progress lines: the rate aimed at, the ceiling, and whether it is backing off."""
 
@@ -109,7 +119,8 @@ class RateController:
     """The shared decision logic for one client's request rate; thread-safe."""
 
     def __init__(self, ceiling: float | None, max_concurrency: int, *, burst: int = 4,
-                 policy: RatePolicy | None = None, clock: Clock = time.monotonic) -> None:
+                 policy: RatePolicy | None = None, clock: Clock = time.monotonic,
+                 learned: RateMemo | None = None) -> None:
         if ceiling is not None and ceiling <= 0:
             raise ValueError("the rate ceiling must be positive or None")
         self.policy = policy or RatePolicy()
@@ -121,10 +132,14 @@ class RateController:
         self._lock = threading.Lock()
         self._rate = ceiling if ceiling is not None else self.policy.start
         self._ramping = True
+        self._limit: float | None = None  # the accepted rate measured at the last 429
+        if learned is not None:  # what an earlier client of this run found: start there
+            self._rate = min(learned.rate, ceiling) if ceiling is not None else learned.rate
+            self._limit = learned.limit
+            self._ramping = learned.limit is None
         self._started = clock()
         self._last_step = self._started
         self._sends_since_step = 0
-        self._limit: float | None = None  # the accepted rate measured at the last 429
         self._episode_start = float("-inf")  # first 429 of the current episode
         self._episode_accepted = 0
         self._last_429 = float("-inf")
@@ -147,6 +162,11 @@ class RateController:
         with self._lock:
             return RateState(self._rate, self.ceiling, self._clock() < self._hold_until,
                              self._cuts)
+
+    def memo(self) -> RateMemo:
+        """What this controller found, for the next client to start from."""
+        with self._lock:
+            return RateMemo(self._rate, self._limit)
 
     def sent(self) -> float:
         """A request is being sent now; returns its send time (pass it to :meth:`answered`)."""
@@ -235,7 +255,7 @@ class RateController:
         if now < self._hold_until:
             return
         elapsed = now - self._last_step
-        if elapsed < max(policy.step, policy.step_sends / self._rate):
+        if elapsed < max(self._step(), policy.step_sends / self._rate):
             return
         used = self._sends_since_step / elapsed
         self._reset_step(now)
@@ -255,6 +275,14 @@ class RateController:
             log.info("Request rate now %.1f/s (%s).", grown,
                      "ramping up" if self._ramping else "probing after a 429")
             self._logged = grown
+
+    def _step(self) -> float:
+        """Seconds between steps: a few round trips (a fast service ramps fast), at most
+        ``step``."""
+        if self._latency is None:
+            return self.policy.step
+        return min(self.policy.step, max(self.policy.min_step,
+                                         self.policy.step_round_trips * self._latency))
 
     def _reset_step(self, now: float) -> None:
         self._last_step = now

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import random
 import threading
 import time
@@ -121,6 +122,12 @@ class Transport:
         self._tokens = token_provider
         self._on_attempt = on_attempt
         self._session = session or _new_session(config.max_concurrency)
+        # The environment (proxies, CA bundle) is read once here, not on every request:
+        # requests' per-request lookup walks os.environ twice per call, about a third of the
+        # client's CPU time at high rates (benchmarks/results/apply.md).
+        self._proxies = requests.utils.get_environ_proxies(config.endpoint)
+        self._verify: str | bool = (config.ca_bundle or os.environ.get("REQUESTS_CA_BUNDLE")
+                                    or os.environ.get("CURL_CA_BUNDLE") or True)
         self._sleep = sleep
         self._clock = clock
         self._now = now or _utc_now
@@ -130,7 +137,8 @@ class Transport:
         #: None when pacing is off (``requests_per_minute=None``).
         self.controller = None if rpm is None else RateController(
             None if rpm == "auto" else float(rpm) / 60.0, config.max_concurrency,
-            burst=config.burst, policy=config.rate_policy, clock=clock)
+            burst=config.burst, policy=config.rate_policy, clock=clock,
+            learned=config.learned_rate)
         self.limiter = RateLimiter(
             self.controller.rate * 60.0 if self.controller is not None else None,
             burst=config.burst, clock=clock, sleep=sleep,
@@ -212,14 +220,18 @@ class Transport:
             failure: Failure | None
             error: str | None = None
             try:
-                response = self._session.request(
-                    call.method,
-                    call.url,
-                    headers=self._headers(call, token, correlation_id),
+                # Prepared here and sent directly: Session.request would merge session-level
+                # settings (none are used) on every call, a measurable share of the CPU.
+                prepared = requests.Request(
+                    call.method, call.url, headers=self._headers(call, token, correlation_id),
                     data=json.dumps(call.body).encode() if call.body is not None else None,
+                ).prepare()
+                response = self._session.send(
+                    prepared,
                     timeout=(self.config.connect_timeout, self.config.read_timeout),
                     allow_redirects=False,  # never forward the bearer token elsewhere
-                    verify=self.config.ca_bundle or True,
+                    verify=self._verify,
+                    proxies=self._proxies,
                 )
                 reply = Reply(response.status_code, response.headers, response.content)
                 failure = classify_status(reply.status)
@@ -306,6 +318,9 @@ def _retry_after(reply: Reply | None, now: datetime) -> float | None:
 
 def _new_session(pool_size: int) -> requests.Session:
     session = requests.Session()
+    # Proxies and the CA bundle come from the environment once per client (Transport); and no
+    # ~/.netrc credentials may replace the bearer token.
+    session.trust_env = False
     # max_retries=0: retries happen in Transport.execute only. The pool holds one connection
     # per concurrent request so that workers never wait for (or churn) connections.
     adapter = HTTPAdapter(pool_connections=2, pool_maxsize=pool_size, max_retries=0)

@@ -23,9 +23,9 @@ class RecordingSession(requests.Session):
         super().__init__()
         self.calls: list[dict[str, Any]] = []
 
-    def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
         self.calls.append(kwargs)
-        return super().request(method, url, *args, **kwargs)
+        return super().send(request, **kwargs)
 
 
 class FakeClock:
