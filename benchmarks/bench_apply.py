@@ -234,14 +234,15 @@ def unlimited(args: argparse.Namespace) -> None:
           f"); target < 15 s: {'met' if wall < 15 else 'NOT met'}")
 
 
-def overhead_run(kind: str, parallelism: int, customers: int) -> float:
+def overhead_run(kind: str, parallelism: int, customers: int, rpm: int | None = None) -> float:
     """Wall time of one process (reconciler apply, or the bare loop) against a fresh simulator."""
     ids = customer_ids(customers)
     sim = simulator(0, None, None, record=False)
     try:
         with tempfile.TemporaryDirectory() as tmp:
             root = Path(tmp)
-            env = project(root, sim, ids, f"  parallelism: {parallelism}\n")
+            ceiling = f"  max_requests_per_minute: {rpm}\n" if rpm else ""
+            env = project(root, sim, ids, f"  parallelism: {parallelism}\n{ceiling}")
             if kind == "reconciler":
                 wall = cli(root, env, "apply", "--auto-approve", "--parallelism",
                            str(parallelism))
@@ -261,10 +262,11 @@ def overhead(args: argparse.Namespace) -> None:
     ours, bare = [], []
     for _ in range(args.rounds):
         bare.append(overhead_run("bare", args.parallelism, args.customers))
-        ours.append(overhead_run("reconciler", args.parallelism, args.customers))
+        ours.append(overhead_run("reconciler", args.parallelism, args.customers, args.rpm))
     b, o = median(bare), median(ours)
+    rate = f"max_requests_per_minute {args.rpm}" if args.rpm else "the default rate (auto)"
     print(f"{args.customers:,} customers (eligibility + create each), parallelism "
-          f"{args.parallelism}, zero-latency unlimited simulator in the driver process; "
+          f"{args.parallelism}, {rate}, zero-latency unlimited simulator in the driver process; "
           f"{args.rounds} alternating rounds, whole-process wall times")
     print(f"bare requests loop:          median {b:.2f} s (runs "
           f"{', '.join(f'{x:.2f}' for x in bare)})")
@@ -281,6 +283,8 @@ def main() -> None:
                         help="the simulator's bucket, in seconds' worth of its limit")
     parser.add_argument("--customers", type=int, default=1000, help="(overhead)")
     parser.add_argument("--parallelism", type=int, default=8, help="(overhead)")
+    parser.add_argument("--rpm", type=int, default=None,
+                        help="(overhead) set max_requests_per_minute instead of auto")
     args = parser.parse_args()
     {"limits": limits, "ceilings": ceilings, "unlimited": unlimited,
      "overhead": overhead}[args.mode](args)

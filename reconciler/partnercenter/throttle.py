@@ -6,10 +6,11 @@ consults after every answer; it owns no thread and no sleep, only an injected cl
 drive it exactly (``tests/partnercenter/test_pc_throttle.py`` runs it against a simulated token
 bucket in virtual time). The algorithm, in words (also in docs/throughput.md):
 
-1. **Ramp.** Start at ``start`` requests/s (or at the configured ceiling) and multiply the rate by
-   ``growth`` every ``step`` seconds while answers succeed — but only while the rate is what
-   holds the run back (at least 80% of it is used): when latency or parallelism is the limit, a
-   higher rate would only store up a burst.
+1. **Ramp.** Start at ``start`` requests/s (Microsoft's only published figure is 500 a minute for
+   other resources; or at the configured ceiling) and multiply the rate by ``growth`` every five
+   round trips (at most every ``step`` seconds, at least one request a step) while answers
+   succeed — but only while the rate is what holds the run back (at least 80% of it is used):
+   when latency or parallelism is the limit, a higher rate would only store up a burst.
 2. **Back off** on a 429 for a request sent *after* the last back-off (earlier ones were sent at
    the old rate and say nothing new) to ``margin`` times the service's limit, measured: a 429
    means the service's bucket is empty, so between two 429s it accepted exactly what it
@@ -51,13 +52,13 @@ Clock = Callable[[], float]
 class RatePolicy:
     """The controller's constants (see the module docstring for what each does)."""
 
-    start: float = 4.0
+    start: float = 8.0
     floor: float = 0.2
     growth: float = 2.0
     step: float = 0.25
     min_step: float = 0.02
     step_round_trips: float = 5.0
-    step_sends: int = 2
+    step_sends: int = 1
     #: Below this share of the last limit found, recover as fast as the ramp.
     near: float = 0.8
     margin: float = 0.93

@@ -17,6 +17,7 @@ from reconciler.partnercenter import (
     ThrottledError,
     TransportError,
 )
+from reconciler.partnercenter.throttle import RatePolicy
 from reconciler.simulator import Fault, Simulator
 
 from .conftest import ClientFactory, SimFactory, new_id
@@ -169,7 +170,7 @@ def test_throttled_with_retry_after_is_waited_out(
     stats = client.stats()
     assert stats.throttled == 1
     assert stats.rate is not None
-    assert stats.rate < 4.0  # backed off from the first rate by the 429
+    assert stats.rate < RatePolicy().start  # backed off from the first rate by the 429
 
 
 def test_retry_after_is_capped(
