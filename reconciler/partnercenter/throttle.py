@@ -26,9 +26,9 @@ bucket in virtual time). The algorithm, in words (also in docs/throughput.md):
    upward by ``probe`` times the rate per second, faster the longer no 429 comes (one more
    ``probe`` every ``rediscover`` seconds), since the limit may have risen.
 
-Concurrency follows the rate (Little's law): ``headroom`` times the rate times the observed
-latency, plus one, never above the configured parallelism, so a slow or throttling service does
-not pile up requests in flight.
+Concurrency uses the configured parallelism until the first 429; from then on it follows the rate
+(Little's law): ``headroom`` times the rate times the observed latency, plus one, never above the
+parallelism, so a throttling service does not get requests piled up in flight.
 """
 
 from __future__ import annotations
@@ -290,7 +290,7 @@ class RateController:
         self._sends_since_step = 0
 
     def _concurrency(self) -> int:
-        if self._latency is None:
-            return self.max_concurrency
+        if self._latency is None or self._cuts == 0:
+            return self.max_concurrency  # nothing refused yet: no reason to hold calls back
         wanted = math.ceil(self.policy.headroom * self._rate * self._latency) + 1
         return max(1, min(self.max_concurrency, wanted))

@@ -81,13 +81,16 @@ def test_back_offs_that_keep_failing_pause_everyone() -> None:
     assert pauses == [0.0, 0.0, 2.0]
 
 
-def test_concurrency_follows_rate_and_latency() -> None:
+def test_concurrency_uses_the_ceiling_until_a_429_then_follows_rate_and_latency() -> None:
     clock = Clock()
     controller = RateController(10.0, 16, clock=clock)
     sent = controller.sent()
     clock.now += 0.1
-    decision = controller.answered(sent, throttled=False)
-    assert decision.concurrency == 3  # 2 x 10/s x 0.1 s + 1
+    assert controller.answered(sent, throttled=False).concurrency == 16  # nothing refused yet
+    sent = controller.sent()
+    clock.now += 0.1
+    decision = controller.answered(sent, throttled=True, retry_after=1.0)
+    assert decision.concurrency == 3  # 2 x 9.5/s x 0.1 s + 1
     with pytest.raises(ValueError, match="ceiling"):
         RateController(0.0, 4)
 
