@@ -49,6 +49,7 @@ class Result(StrEnum):
     RECORDED = "recorded"        # adopt/update: recorded, no call needed
     FORGOTTEN = "forgotten"
     COMPLETED = "completed"      # (with --wait) reached Completed
+    IN_PROGRESS = "in progress"  # (with --wait) still running when the wait ended
     UNKNOWN = "unknown"          # the create's outcome is unknown: left pending for resume
     REFUSED = "refused"          # Partner Center said no (not eligible): recorded as failed
     FAILED = "failed"            # an error, or (with --wait) the upgrade failed
@@ -68,7 +69,8 @@ class Result(StrEnum):
 #: The one table of result facts: (symbol, ok).
 RESULTS: dict[Result, tuple[str, bool]] = {
     Result.STARTED: ("+", True), Result.FOUND: ("<", True), Result.RECORDED: ("~", True),
-    Result.FORGOTTEN: ("-", True), Result.COMPLETED: ("✓", True), Result.UNKNOWN: ("?", False),
+    Result.FORGOTTEN: ("-", True), Result.COMPLETED: ("✓", True),
+    Result.IN_PROGRESS: ("…", False), Result.UNKNOWN: ("?", False),
     Result.REFUSED: ("!", False), Result.FAILED: ("✗", False), Result.SKIPPED: ("…", False),
 }
 

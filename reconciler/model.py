@@ -6,13 +6,27 @@ Keys order by (customer id, family) so that every listing built from them is det
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+
+from reconciler.errors import UsageError
+
+_GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 
 
 def canonical_id(customer_id: str) -> str:
     """A customer (tenant) id in its canonical form: GUIDs compare case-insensitively."""
     return customer_id.lower()
+
+
+def parse_customer_id(text: str, what: str = "customer id") -> str:
+    """``text`` as a canonical customer id; UsageError unless the whole of it is a GUID."""
+    if not _GUID.fullmatch(text):
+        shown = text if len(text) <= 40 else text[:39] + "…"
+        raise UsageError(f"{what[0].upper()}{what[1:]} {shown!r} is not a customer id: expected "
+                         "a GUID such as 4c721420-72ad-4708-a0a7-371a2f7b0969.")
+    return canonical_id(text)
 
 
 def canonical_family(family: str, allowed: Iterable[str]) -> str | None:

@@ -66,9 +66,8 @@ def check_fresh(plan: Plan, state: State | None, digest: str, max_age: float,
     lineage = state.lineage if state else None
     serial = state.serial if state else None
     if (plan.lineage, plan.serial) != (lineage, serial):
-        raise PlanError(f"Saved plan is stale: it was made from state lineage {plan.lineage} "
-                        f"serial {plan.serial}, but the state is now lineage {lineage} serial "
-                        f"{serial}. Nothing was done; run plan again.")
+        raise PlanError(f"Saved plan is stale: it was made {_from(plan.lineage, plan.serial)}, "
+                        f"but {_now(lineage, serial)}. Nothing was done; run plan again.")
     if plan.manifest_digest != digest:
         raise PlanError("Saved plan is stale: the manifests changed since it was made. Nothing "
                         "was done; run plan again.")
@@ -78,3 +77,13 @@ def check_fresh(plan: Plan, state: State | None, digest: str, max_age: float,
         raise PlanError(f"Saved plan is {format_duration(int(age))} old, older than "
                         f"--max-plan-age {format_duration(max_age)}. Nothing was done; run plan "
                         "again.")
+
+
+def _from(lineage: str | None, serial: int | None) -> str:
+    return "before any state was recorded" if lineage is None else \
+        f"from state lineage {lineage} serial {serial}"
+
+
+def _now(lineage: str | None, serial: int | None) -> str:
+    return "no state is recorded now" if lineage is None else \
+        f"the state is now lineage {lineage} serial {serial}"

@@ -36,8 +36,8 @@ def wait_for(client: PartnerCenterClient, recorder: StateRecorder, outcomes: Seq
              on_outcome: Callable[[Outcome], None] | None = None) -> list[Outcome]:
     """Poll until every upgrade is terminal, the timeout passes, or a stop is requested.
 
-    Returns one final outcome per polled upgrade: COMPLETED, FAILED, or (still in flight)
-    FAILED with a message saying it did not finish in time.
+    Returns one final outcome per polled upgrade: COMPLETED, FAILED, or IN_PROGRESS (still
+    running when the timeout passed or a stop came); each is also handed to ``on_outcome``.
     """
     clock = clock or WaitClock()
     deadline = clock.monotonic() + timeout
@@ -58,11 +58,13 @@ def wait_for(client: PartnerCenterClient, recorder: StateRecorder, outcomes: Seq
                 if on_outcome is not None:
                     on_outcome(done)
     for key, outcome in pending.items():
-        why = "interrupted while waiting" if stop_requested() else \
-            "still in progress when --wait-timeout ran out"
-        final[key] = replace(outcome, result=Result.FAILED,
+        why = "was still in progress when the wait was interrupted" if stop_requested() else \
+            "is still in progress: --wait-timeout ran out"
+        final[key] = replace(outcome, result=Result.IN_PROGRESS,
                              message=f"upgrade {outcome.upgrade_id} {why}; later plans will "
                                      "pick up its progress")
+        if on_outcome is not None:
+            on_outcome(final[key])
     return [final[o.key] for o in outcomes if o.key in final]
 
 

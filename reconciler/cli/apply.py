@@ -24,6 +24,7 @@ from reconciler.cli.common import (
     parallelism_option,
     parse_duration_option,
     use_color,
+    warn_untargeted,
 )
 from reconciler.cli.progress import Progress, progress_line
 from reconciler.errors import UsageError
@@ -111,6 +112,10 @@ def apply(settings: Settings, plan_file: Path | None, manifest_paths: tuple[Path
     if plan_file is not None and targets:
         raise UsageError("--target cannot be combined with a saved plan file; targets are "
                          "chosen when the plan is made.")
+    if plan_file is None and not auto_approve and not sys.stdin.isatty():
+        # Refuse before refreshing every customer only to refuse afterwards.
+        raise UsageError("apply needs confirmation: run it on a terminal, pass --auto-approve, "
+                         "or apply a saved plan file. Nothing was done.")
     saved = planfile.read(plan_file) if plan_file is not None else None
     options = workflow.PlanOptions(targets=targets, parallelism=parallelism)
     color = use_color(settings)
@@ -119,6 +124,7 @@ def apply(settings: Settings, plan_file: Path | None, manifest_paths: tuple[Path
             prepared = workflow.prepare(settings, backend, manifests(settings, manifest_paths),
                                         saved=saved, max_plan_age=max_plan_age,
                                         options=options, progress=progress)
+        warn_untargeted(prepared.inputs.desired, options.targets)
         plan = prepared.plan
         if saved is None and not plan.has_changes:
             click.echo(plan_as(plan, "text", color=color), nl=False)

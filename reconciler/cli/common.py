@@ -13,6 +13,7 @@ from typing import TypeVar
 
 import click
 
+from reconciler.model import Desired
 from reconciler.render import FORMATS
 from reconciler.settings import Settings
 
@@ -79,3 +80,12 @@ def format_option(func: F) -> F:
 def use_color(settings: Settings) -> bool:
     """Colour only on a TTY, and never with --no-color / NO_COLOR."""
     return settings.color and sys.stdout.isatty()
+
+
+def warn_untargeted(desired: Desired, targets: tuple[str, ...]) -> None:
+    """A warning for each ``--target`` that no manifest lists (a typo plans nothing)."""
+    from reconciler.workflow import targets_in_no_manifest
+
+    for target in targets_in_no_manifest(desired, targets):
+        click.echo(f"Warning: --target {target} is in no manifest; nothing is planned for it "
+                   "unless state still records it.", err=True)

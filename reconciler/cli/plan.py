@@ -16,6 +16,7 @@ from reconciler.cli.common import (
     no_lock_option,
     parallelism_option,
     use_color,
+    warn_untargeted,
 )
 from reconciler.cli.progress import progress_line
 from reconciler.render import markdown, plan_as
@@ -49,7 +50,8 @@ def plan(settings: Settings, manifest_paths: tuple[Path, ...], out: Path | None,
         inputs = workflow.load_inputs(settings, manifests(settings, manifest_paths), state,
                                       reads=options.reads, parallelism=parallelism,
                                       progress=progress)
-    result = workflow.make_plan(inputs, targets)
+    warn_untargeted(inputs.desired, options.targets)
+    result = workflow.make_plan(inputs, options.targets)
     if out is not None:
         planfile.write(result, out)
     click.echo(plan_as(result, fmt, color=use_color(settings)), nl=False)

@@ -1,4 +1,4 @@
-"""``state list|show|rm|history|push`` and ``force-unlock``: inspect and edit recorded state."""
+"""``state list|show|rm|history|pull|push`` and ``force-unlock``: inspect and edit state."""
 
 from __future__ import annotations
 
@@ -83,6 +83,16 @@ def history_command(settings: Settings, customer_id: str | None, fmt: str) -> No
                    f"{' for customer ' + customer_id if customer_id else ''}.")
     for entry in entries:
         click.echo(render_history.line(entry))
+
+
+@state.command("pull")
+@click.pass_obj
+def pull_command(settings: Settings) -> None:
+    """Print the recorded state in the state file format (what ``state push`` takes)."""
+    found = workflow.recorded(settings)
+    if found.state is None:
+        raise UsageError(f"No state is recorded in {found.where}; there is nothing to pull.")
+    click.echo(render_state.snapshot(found.state), nl=False)
 
 
 @state.command("push")

@@ -26,6 +26,9 @@ def summary(result: ApplyResult) -> str:
         return f"Apply stopped: {result.aborted}. {parts}."
     if result.ok:
         return f"Apply complete: {parts or 'nothing to do'}."
+    if all(o.result.ok or o.result is Result.IN_PROGRESS for o in result.outcomes):
+        return (f"Apply done, but the wait was not met: {parts}. Later plans and applies pick "
+                "up their progress.")
     return f"Apply finished with errors: {parts}. Run plan to see what is left."
 
 

@@ -12,7 +12,7 @@ from typing import Any
 import click
 
 from reconciler.drift import DriftItem, DriftKind, DriftReport
-from reconciler.render.markdown import MAX_CHARS, Table, cell, fit, row
+from reconciler.render.markdown import MAX_CHARS, Table, cell, fit, row, state_stamp
 
 MARKER = "<!-- partnercenter-reconciler:drift -->"
 _COLUMNS = ("customer", "name", "family", "recorded", "observed", "detail", "source")
@@ -111,6 +111,5 @@ def render_markdown(report: DriftReport, *, max_chars: int = MAX_CHARS) -> str:
                     tuple(_md_row(i) for i in report.items if i.kind is kind),
                     f"{kind.value} rows")
               for kind in DriftKind]
-    foot = [f"<sub>lineage `{report.lineage}` · serial {report.serial} · "
-            f"{report.created_at}</sub>"]
+    foot = [f"<sub>{state_stamp(report.lineage, report.serial)} · {report.created_at}</sub>"]
     return fit(head, tables, foot, max_chars=max_chars, full="the full drift report")

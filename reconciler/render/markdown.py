@@ -42,6 +42,13 @@ def cell(text: str | None) -> str:
         .replace(">", "&gt;")
 
 
+def state_stamp(lineage: str | None, serial: int | None) -> str:
+    """Which state a comment was made from: ``lineage `…` · serial 7``, or that none existed."""
+    if lineage is None:
+        return "no state recorded yet"
+    return f"lineage `{lineage}` · serial {serial}"
+
+
 def row(*cells: str) -> str:
     """A table row from already escaped cells."""
     return "| " + " | ".join(cells) + " |"
@@ -130,6 +137,6 @@ def render(plan: Plan, *, max_chars: int = MAX_CHARS) -> str:
                     tuple(_plan_row(c) for c in plan.changes if c.action is action),
                     f"{action.value} rows")
               for action in Action if action.facts.listed]
-    foot = [f"<sub>lineage `{plan.lineage}` · serial {plan.serial} · "
+    foot = [f"<sub>{state_stamp(plan.lineage, plan.serial)} · "
             f"manifests `{plan.manifest_digest[:19]}…` · {plan.created_at}</sub>"]
     return fit(head, tables, foot, max_chars=max_chars, full="the full plan")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 
+from reconciler.backends import snapshot as snapshot_format
 from reconciler.backends.codec import record_to_dict
 from reconciler.state import FORMAT_VERSION, Record, State
 
@@ -72,3 +73,8 @@ def details(record: Record) -> str:
             f"{item.status or 'unknown'}{done}{fault}"
         )
     return "\n".join(lines)
+
+
+def snapshot(state: State) -> str:
+    """The whole state in the snapshot format, checksum included (``state pull``)."""
+    return snapshot_format.encode(state).decode("utf-8")

@@ -28,6 +28,7 @@ from reconciler.workflow.inputs import (
     load_inputs,
     make_plan,
     observe,
+    targets_in_no_manifest,
     utc_stamp,
 )
 
@@ -35,5 +36,6 @@ __all__ = [
     "ApplyHooks", "ApplyOptions", "Inputs", "PlanOptions", "Prepared", "Pushed", "ReadsFor",
     "Recorded", "StateSource", "apply_plan", "brief_read", "bulk_building", "import_upgrade",
     "load_desired", "load_inputs", "lock_to_release", "make_plan", "observe", "prepare",
-    "push_state", "read_history", "recorded", "release_lock", "remove_customers", "utc_stamp",
+    "push_state", "read_history", "recorded", "release_lock", "remove_customers",
+    "targets_in_no_manifest", "utc_stamp",
 ]

@@ -16,7 +16,7 @@ from reconciler.backends import LockInfo, StateRecorder, opened
 from reconciler.backends.errored import finish_run
 from reconciler.connect import open_client
 from reconciler.errors import LockError, UsageError
-from reconciler.model import UpgradeKey, canonical_family
+from reconciler.model import UpgradeKey, canonical_family, parse_customer_id
 from reconciler.settings import Settings
 from reconciler.state import State
 
@@ -46,7 +46,7 @@ def import_upgrade(settings: Settings, customer_id: str, family: str, *,
     if canonical is None:
         raise UsageError(f"Unknown product family {family!r}; allowed: "
                          f"{', '.join(settings.allowed_families)}.")
-    key = UpgradeKey.of(customer_id, canonical)
+    key = UpgradeKey(parse_customer_id(customer_id), canonical)
     with opened(settings.backend, lock="import", timeout=lock_timeout) as backend:
         recorder = StateRecorder(backend, backend.read())
         log = history.History(backend, str(uuid.uuid4()))
@@ -95,6 +95,8 @@ def push_state(settings: Settings, file: Path, *, force: bool,
 
 def read_history(settings: Settings, customer_id: str | None) -> tuple[list[dict[str, Any]], str]:
     """The operation history (optionally one customer's) and where the state lives."""
+    if customer_id is not None:
+        customer_id = parse_customer_id(customer_id)
     with opened(settings.backend) as backend:
         return list(history.read(backend, customer_id)), backend.describe()
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from reconciler import manifest, refresh
 from reconciler.backends import locked, opened
 from reconciler.connect import open_client
-from reconciler.model import Desired
+from reconciler.model import Desired, parse_customer_id
 from reconciler.observed import Observed
 from reconciler.plan import Plan, make
 from reconciler.settings import Settings
@@ -73,6 +73,11 @@ class PlanOptions:
     targets: tuple[str, ...] = ()
     parallelism: int | None = None
 
+    def __post_init__(self) -> None:
+        # A mistyped --target must stop the run, not silently plan nothing.
+        targets = tuple(dict.fromkeys(parse_customer_id(t, "--target") for t in self.targets))
+        object.__setattr__(self, "targets", targets)
+
     @property
     def reads(self) -> ReadsFor | None:
         """The refresh a plan needs (None: no refresh at all)."""
@@ -126,6 +131,13 @@ def load_inputs(settings: Settings, paths: Collection[Path], state: StateSource,
     needed = reads(desired, recorded) if reads is not None else None
     observed = observe(settings, desired, needed, parallelism=parallelism, progress=progress)
     return Inputs(desired, recorded, observed)
+
+
+def targets_in_no_manifest(desired: Desired, targets: Collection[str]) -> list[str]:
+    """The targeted customers no manifest lists (worth a warning: nothing is planned for them
+    unless state still records them)."""
+    listed = {upgrade.customer_id for upgrade in desired.upgrades}
+    return [target for target in targets if target not in listed]
 
 
 def make_plan(inputs: Inputs, targets: Collection[str] = ()) -> Plan:

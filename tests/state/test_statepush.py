@@ -1,13 +1,18 @@
-"""``state push`` rules, and the lease keeper's decisions, without any storage."""
+"""``state push`` rules, the lease keeper's decisions, and ``state pull`` round trips."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
+
 import pytest
 
+from reconciler.backends import LocalBackend, LockInfo
 from reconciler.backends.azurelease import LeaseKeeper
 from reconciler.errors import StateError
 from reconciler.state import State
 from reconciler.stateedit import to_push
+from tests.conftest import Result
 from tests.state.helpers import make_record
 
 WHERE = "the test store"
@@ -74,3 +79,20 @@ def test_the_keeper_retries_a_network_failure_then_declares_the_lease_lost() -> 
     assert lease.calls > 1  # retried before giving up
     assert called == ["lost"]
     assert "could not be renewed in time" in keeper.reason
+
+
+def test_state_pull_then_push_round_trips(tmp_path: Path, run_cli: Callable[..., Result]) -> None:
+    state_path = tmp_path / "s" / "state.json"
+    backend = LocalBackend(state_path)
+    info = backend.lock(LockInfo.new("test"))
+    backend.write(State.of("lineage-1", 3, [make_record(1), make_record(2)]))
+    backend.unlock(info.id)
+    pulled = run_cli("--state", str(state_path), "state", "pull", cwd=tmp_path)
+    assert pulled.code == 0, pulled.stderr
+    (tmp_path / "pulled.json").write_text(pulled.stdout, encoding="utf-8")
+    pushed = run_cli("--state", str(state_path), "state", "push", "pulled.json", cwd=tmp_path)
+    assert pushed.code == 0, pushed.stderr
+    assert "already holds this state; nothing was pushed" in pushed.stdout
+    empty = run_cli("--state", str(tmp_path / "none.json"), "state", "pull", cwd=tmp_path)
+    assert empty.code == 1
+    assert "No state is recorded" in empty.stderr

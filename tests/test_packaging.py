@@ -1,0 +1,25 @@
+"""What the distribution carries: the licence it claims, and what its own tests need."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def test_the_licence_the_package_claims_is_there() -> None:
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    assert project["license"] == "MIT"
+    assert "MIT License" in (REPO / "LICENSE").read_text()
+    assert project["license-files"] == ["LICENSE"]
+
+
+def test_the_sdist_holds_what_the_tests_need_and_one_copy_of_the_schemas() -> None:
+    sdist = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["hatch"]["build"][
+        "targets"]["sdist"]
+    for needed in ("tests", "examples", "scripts", "manifests", "LICENSE"):
+        assert needed in sdist["include"], needed
+    assert sdist["force-include"] == {"reconciler/schemas": "schemas"}
+    assert (REPO / "schemas").resolve() == (REPO / "reconciler" / "schemas").resolve()
+    assert (REPO / "schemas" / "config.schema.json").is_file()
