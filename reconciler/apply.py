@@ -245,6 +245,15 @@ class Applier:
                              error=ErrorDetail(exc.code, str(exc), exc.correlation_id))
             self._record(change, "refused", failed, detail=exc.code)
             return Outcome(change, Result.REFUSED, str(exc), None, exc.correlation_id)
+        except PartnerCenterError as exc:
+            if _definitive(exc):
+                # Partner Center answered and did not create: the intent is spent. Recorded as
+                # failed, the next run checks eligibility and retries under a new MS-RequestId
+                # instead of resuming this one (and meeting the same answer) forever.
+                failed = replace(base, status=RecordStatus.FAILED, updated_at=utc_now(),
+                                 error=ErrorDetail(exc.code, str(exc), exc.correlation_id))
+                self._record(change, "refused", failed, detail=exc.code)
+            raise
         return self._created(change, base, result)
 
     def _created(self, change: Change, base: Record, result: CreateResult) -> Outcome:
@@ -340,6 +349,12 @@ class Applier:
                                     upgrade_id=change.upgrade_id)
         return Outcome(change, Result.FORGOTTEN, "no longer tracked (the upgrade stays)",
                        change.upgrade_id)
+
+
+def _definitive(exc: PartnerCenterError) -> bool:
+    """A 4xx answer that says the create was not processed (401 and 429 say only "not now")."""
+    status = exc.http_status
+    return status is not None and 400 <= status < 500 and status not in (401, 429)
 
 
 def started_upgrades(outcomes: Iterable[Outcome]) -> list[Outcome]:

@@ -205,3 +205,25 @@ def test_worker_threads_record_concurrently_without_losing_a_change(fleet: Fleet
     state = fleet.state()
     assert len(state) == 40
     assert state.serial == 80  # an intent and a start per customer, none lost
+
+
+def test_a_definitive_4xx_on_create_spends_the_intent(fleet: Fleet) -> None:
+    fleet.manifest([1, 2])
+    prepared = fleet.prepare()
+    fleet.sim.world.add_customer(customer(1), error=(400, 600123, "The request was malformed."))
+    result = fleet.apply(saved=prepared)
+    failed = next(o for o in result.outcomes if o.change.customer_id == customer(1))
+    assert failed.result is Result.FAILED
+    record = fleet.state().get(failed.key)
+    assert record is not None
+    assert record.status is RecordStatus.FAILED  # not left pending under a spent request id
+    assert record.error is not None
+    assert record.error.code == "600123"
+    assert record.error.correlation_id == failed.correlation_id
+    fleet.sim.world.add_customer(customer(1))  # fixed on Partner Center's side
+    again = fleet.prepare()
+    retry = next(c for c in again.plan.changes if c.customer_id == customer(1))
+    assert retry.action.value == "retry"
+    second = fleet.apply(saved=again)
+    assert second.ok
+    assert fleet.state().get(failed.key).request_id != record.request_id  # type: ignore[union-attr]
