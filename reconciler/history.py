@@ -63,8 +63,8 @@ class History:
         self._writer: threading.Thread | None = None
         self._failure: Exception | None = None
 
-    def _write(self, entry: dict[str, Any]) -> None:
-        line = json.dumps({"time": utc_now(), "run": self.run_id, **entry},
+    def _write(self, entry: dict[str, Any], at: str | None = None) -> None:
+        line = json.dumps({"time": at or utc_now(), "run": self.run_id, **entry},
                           separators=(",", ":"), sort_keys=True)
         with self._cond:
             if self._closed:
@@ -92,15 +92,16 @@ class History:
                               self.store.describe(), exc)
                     self._failure = exc
 
-    def call(self, attempt: AttemptInfo) -> None:
-        """One HTTP attempt (use as the client's ``on_attempt``)."""
+    def call(self, attempt: AttemptInfo, *, at: str | None = None) -> None:
+        """One HTTP attempt (use as the client's ``on_attempt``); ``at``: when it was made, if
+        not now (a refresh's calls, written once the run goes ahead)."""
         self._write({
             "kind": "call", "customer_id": attempt.customer_id,
             "operation": attempt.operation, "method": attempt.method, "path": attempt.path,
             "http_status": attempt.status, "error": attempt.error,
             "request_id": attempt.request_id, "correlation_id": attempt.correlation_id,
             "attempt": attempt.attempt, "duration_ms": round(attempt.duration * 1000, 1),
-        })
+        }, at)
 
     def transition(self, customer_id: str, family: str, action: str, before: str | None,
                    after: str | None, *, request_id: str | None = None,

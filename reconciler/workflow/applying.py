@@ -22,9 +22,11 @@ from reconciler.backends import StateBackend, StateRecorder
 from reconciler.backends.errored import finish_run
 from reconciler.connect import open_client
 from reconciler.history import History
+from reconciler.partnercenter import AttemptInfo
 from reconciler.plan import Plan
 from reconciler.refresh import Progress, WatchesClient
 from reconciler.settings import Settings
+from reconciler.state import utc_now
 from reconciler.waiting import wait_for
 from reconciler.workflow.inputs import Inputs, PlanOptions, load_inputs, make_plan
 
@@ -56,6 +58,9 @@ class Prepared:
 
     inputs: Inputs
     plan: Plan
+    #: The refresh's calls, with when each was made: written to the history once apply goes
+    #: ahead (a refused or cancelled apply writes nothing).
+    calls: tuple[tuple[str, AttemptInfo], ...] = ()
 
 
 def prepare(settings: Settings, backend: StateBackend, paths: Collection[Path], *,
@@ -71,9 +76,11 @@ def prepare(settings: Settings, backend: StateBackend, paths: Collection[Path], 
         planfile.check_fresh(saved, inputs.state, inputs.desired.digest, max_plan_age,
                              datetime.now(UTC))
         return Prepared(inputs, saved)
+    calls: list[tuple[str, AttemptInfo]] = []  # appended from worker threads: list.append is atomic
     inputs = load_inputs(settings, paths, backend.read, reads=options.reads,
-                         parallelism=options.parallelism, progress=progress)
-    return Prepared(inputs, make_plan(inputs, options.targets))
+                         parallelism=options.parallelism, progress=progress,
+                         on_attempt=lambda attempt: calls.append((utc_now(), attempt)))
+    return Prepared(inputs, make_plan(inputs, options.targets), tuple(calls))
 
 
 def apply_plan(settings: Settings, backend: StateBackend, prepared: Prepared,
@@ -88,6 +95,8 @@ def apply_plan(settings: Settings, backend: StateBackend, prepared: Prepared,
     recorder = StateRecorder(backend, prepared.inputs.state)
     backend.on_lock_lost(stop.set)
     history = History(backend, str(uuid.uuid4()))
+    for at, attempt in prepared.calls:
+        history.call(attempt, at=at)
     parallelism = options.parallelism or settings.parallelism
     try:
         with open_client(settings, desired=prepared.inputs.desired, parallelism=parallelism,

@@ -19,6 +19,7 @@ from reconciler.backends import locked, opened
 from reconciler.connect import open_client
 from reconciler.model import Desired, parse_customer_id
 from reconciler.observed import Observed
+from reconciler.partnercenter import AttemptInfo
 from reconciler.plan import Plan, make
 from reconciler.settings import Settings
 from reconciler.state import State
@@ -27,6 +28,7 @@ from reconciler.state import State
 ReadsFor = Callable[[Desired, State | None], refresh.Reads]
 #: Where the recorded state comes from: a brief read, or a backend the command holds locked.
 StateSource = Callable[[], State | None]
+OnAttempt = Callable[[AttemptInfo], None]
 
 
 def utc_stamp() -> str:
@@ -111,25 +113,30 @@ def brief_read(settings: Settings, operation: str, *, lock: bool = True,
 
 
 def observe(settings: Settings, desired: Desired, reads: refresh.Reads | None, *,
-            parallelism: int | None = None, progress: refresh.Progress | None = None) -> Observed:
+            parallelism: int | None = None, progress: refresh.Progress | None = None,
+            on_attempt: OnAttempt | None = None) -> Observed:
     """Make the reads (no client at all when there are none)."""
     if reads is None:
         return Observed.none()
     if not len(reads):
         return Observed(refreshed=True)
     parallelism = parallelism or settings.parallelism
-    with open_client(settings, desired=desired, parallelism=parallelism) as client:
+    with open_client(settings, desired=desired, parallelism=parallelism,
+                     on_attempt=on_attempt) as client:
         return refresh.refresh(client, reads, parallelism=parallelism, progress=progress)
 
 
 def load_inputs(settings: Settings, paths: Collection[Path], state: StateSource, *,
                 reads: ReadsFor | None = None, parallelism: int | None = None,
-                progress: refresh.Progress | None = None) -> Inputs:
-    """Manifests, then state, then the refresh ``reads`` asks for (none when None)."""
+                progress: refresh.Progress | None = None,
+                on_attempt: OnAttempt | None = None) -> Inputs:
+    """Manifests, then state, then the refresh ``reads`` asks for (none when None);
+    ``on_attempt`` sees every call the refresh makes."""
     desired = load_desired(settings, paths)
     recorded = state()
     needed = reads(desired, recorded) if reads is not None else None
-    observed = observe(settings, desired, needed, parallelism=parallelism, progress=progress)
+    observed = observe(settings, desired, needed, parallelism=parallelism, progress=progress,
+                       on_attempt=on_attempt)
     return Inputs(desired, recorded, observed)
 
 

@@ -227,3 +227,15 @@ def test_a_definitive_4xx_on_create_spends_the_intent(fleet: Fleet) -> None:
     second = fleet.apply(saved=again)
     assert second.ok
     assert fleet.state().get(failed.key).request_id != record.request_id  # type: ignore[union-attr]
+
+
+def test_the_refresh_reads_of_an_apply_are_in_the_history_and_only_if_it_goes_ahead(
+        fleet: Fleet) -> None:
+    fleet.manifest([1])
+    fleet.prepare()  # made, then not carried out (as a cancelled or refused apply)
+    assert workflow.read_history(fleet.settings, None)[0] == []
+    fleet.apply()
+    entries, _ = workflow.read_history(fleet.settings, customer(1))
+    kinds = [(e["kind"], e.get("operation") or e.get("action")) for e in entries]
+    assert kinds.index(("call", "eligibility")) < kinds.index(("transition", "intent"))
+    assert all(e["time"] <= entries[-1]["time"] for e in entries)
