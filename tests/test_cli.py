@@ -81,3 +81,28 @@ def test_missing_default_manifests_directory(run_cli: Run, tmp_path: Path) -> No
     result = run_cli("validate", cwd=tmp_path)
     assert result.code == 1
     assert "manifests:1:1: no such file or directory" in result.stdout
+
+
+def test_global_options_work_after_the_command_too(run_cli: Run, tmp_path: Path) -> None:
+    shutil.copytree(REPO / "manifests", tmp_path / "manifests")
+    before = run_cli("--no-color", "-v", "validate", cwd=tmp_path)
+    after = run_cli("validate", "--no-color", "-v", cwd=tmp_path)
+    assert (after.code, after.stdout) == (before.code, before.stdout)
+    state = tmp_path / "elsewhere.json"
+    listed = run_cli("state", "list", "--state", str(state), cwd=tmp_path)
+    assert listed.code == 0, listed.stderr
+    assert f"local state file {state}" in listed.stdout
+    listed = run_cli("state", "list", f"--state={state}", cwd=tmp_path)
+    assert f"local state file {state}" in listed.stdout
+
+
+def test_every_option_of_plan_and_apply_says_what_it_does(run_cli: Run) -> None:
+    import click
+
+    from reconciler.cli import cli
+
+    for name in ("plan", "apply", "drift", "show"):
+        command = cli.commands[name]
+        for param in command.params:
+            if isinstance(param, click.Option):
+                assert param.help, f"{name} {param.opts} has no help text"

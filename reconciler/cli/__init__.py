@@ -105,9 +105,38 @@ def _verbosity(argv: list[str]) -> int:
     return count
 
 
+#: The root group's options, which cli.md accepts before or after the command.
+_GLOBAL_FLAGS = frozenset({"--simulate", "--no-color", "-v", "--verbose"})
+_GLOBAL_VALUES = frozenset({"--config", "--state", "--endpoint"})
+
+
+def hoist_global_options(args: list[str]) -> list[str]:
+    """Move global options written after the command to the front, where click parses them
+    (``reconciler plan --no-color`` works like ``reconciler --no-color plan``)."""
+    front: list[str] = []
+    rest: list[str] = []
+    tokens = iter(args)
+    for token in tokens:
+        if token == "--":
+            rest += [token, *tokens]
+            break
+        name = token.split("=", 1)[0]
+        if token in _GLOBAL_FLAGS or (token.startswith("-v") and set(token[1:]) == {"v"}):
+            front.append(token)
+        elif name in _GLOBAL_VALUES:
+            front.append(token)
+            if "=" not in token:
+                value = next(tokens, None)
+                if value is not None:
+                    front.append(value)
+        else:
+            rest.append(token)
+    return front + rest
+
+
 def run(argv: list[str] | None = None) -> int:
     """Run the CLI and return its exit code, mapping every error to a message and 1."""
-    args = sys.argv[1:] if argv is None else argv
+    args = hoist_global_options(sys.argv[1:] if argv is None else argv)
     try:
         result = cli.main(args=args, prog_name="reconciler", standalone_mode=False)
     except click.exceptions.Exit as exc:

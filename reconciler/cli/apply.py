@@ -93,11 +93,14 @@ class _Printer:
 @click.option("--wait/--no-wait", default=False, show_default=True,
               help="Poll started upgrades until they complete or fail.")
 @click.option("--wait-timeout", default="30m", show_default=True, metavar="DURATION",
-              callback=parse_duration_option)
+              callback=parse_duration_option,
+              help="With --wait: stop waiting after this long (upgrades still running are "
+                   "reported in progress, exit 1).")
 @click.option("--max-upgrades", type=click.IntRange(0), default=None,
               help="Refuse a plan that would start more upgrades than N.")
 @click.option("--max-plan-age", default="24h", show_default=True, metavar="DURATION",
-              callback=parse_duration_option)
+              callback=parse_duration_option,
+              help="Refuse a saved plan older than this.")
 @click.option("--target", "targets", multiple=True, metavar="CUSTOMER_ID",
               help="Apply only to this customer (repeatable; not with a plan file).")
 @lock_options

@@ -74,7 +74,9 @@ def parallelism_option(func: F) -> F:
 def format_option(func: F) -> F:
     """``--format text|json|markdown``."""
     return click.option("--format", "fmt", type=click.Choice(FORMATS), default="text",
-                        show_default=True)(func)
+                        show_default=True,
+                        help="text for people, json for scripts (the saved-plan format), markdown "
+                             "for pull-request comments.")(func)
 
 
 def use_color(settings: Settings) -> bool:
