@@ -107,13 +107,16 @@ def _credentials(settings: Settings, env: Mapping[str, str]) -> TokenProvider:
 @contextmanager
 def _simulator(settings: Settings, desired: Desired | None) -> Iterator[tuple[str, StaticToken]]:
     # Imported here: the simulator is only loaded when asked for.
-    from reconciler.simulator import Simulator, SimulatorConfig
+    from reconciler.simulator import Simulator, SimulatorConfig, demo
 
     world_path = simulator_world_path(settings)
     world_path.parent.mkdir(parents=True, exist_ok=True)
+    new_world = not world_path.exists()
     config = SimulatorConfig(world_path=world_path,
                              completion_delay_seconds=SIMULATED_COMPLETION_SECONDS)
     with Simulator(config) as simulator:
+        if new_world:
+            demo.seed(simulator.world)  # a partner's list for discover to find
         if desired is not None:
             for upgrade in desired.upgrades:
                 simulator.world.ensure_customer(upgrade.customer_id, upgrade.customer_name)

@@ -16,6 +16,7 @@ import click
 
 from reconciler import __version__
 from reconciler.cli.apply import apply
+from reconciler.cli.discover import discover_command
 from reconciler.cli.drift import drift_command
 from reconciler.cli.importing import import_command
 from reconciler.cli.logs import configure_logging
@@ -89,8 +90,8 @@ def cli(
     ctx.obj = resolve(options)  # once per invocation: every command takes it with pass_obj
 
 
-for command in (validate, plan, show, apply, drift_command, import_command, state, force_unlock,
-                simulator):
+for command in (validate, discover_command, plan, show, apply, drift_command, import_command, state,
+                force_unlock, simulator):
     cli.add_command(command)
 
 

@@ -65,6 +65,7 @@ from .models import (
     ErrorDetails,
     LineItem,
     Product,
+    Subscription,
     UpgradeStatus,
 )
 from .retry import Failure, RetryPolicy, backoff, parse_retry_after, retry_delay, should_retry
@@ -110,6 +111,7 @@ __all__ = [
     "RetryPolicy",
     "ServiceError",
     "StaticToken",
+    "Subscription",
     "ThrottledError",
     "TokenProvider",
     "TransportError",

@@ -41,12 +41,14 @@ from .models import (
     CreateResult,
     Customer,
     Eligibility,
+    Subscription,
     UpgradeStatus,
     get_field,
     get_map,
     get_str,
     read_customer,
     read_status,
+    read_subscription,
 )
 from .retry import RETRYABLE
 from .throttle import RateMemo
@@ -62,12 +64,15 @@ INELIGIBLE_CODES = frozenset(
 ALREADY_EXISTS_CODES = frozenset({"900109", "900110"})
 UPGRADE_NOT_FOUND = "900106"
 UPGRADE_OF_OTHER_CUSTOMER = "900111"
+#: ``400`` with this code when following ``links.next`` past the last page: "no more records"
+#: (undocumented; Microsoft's bulk migration tool treats it so).
+NO_MORE_RECORDS = "2000"
 
 _GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 
 
 class PartnerCenterClient:
-    """Eligibility, create, status and the customer list, over one shared connection pool.
+    """Eligibility, create, status, customers and subscriptions, over one connection pool.
 
     ``on_attempt`` is called after every HTTP attempt (from the calling thread) with an
     :class:`AttemptInfo`; use it for journals. ``sleep``, ``clock``, ``now`` and ``rand`` are
@@ -192,30 +197,54 @@ class PartnerCenterClient:
             return read_status(_json_object(done, call), upgrade_id, done.correlation_id)
         raise _error(done, call, _fault(done))
 
-    def customers(self, page_size: int = 100) -> Iterator[Customer]:
-        """Every customer of the partner, following ``links.next`` continuation pages."""
-        url = f"{self.config.endpoint}/v1/customers?size={int(page_size)}"
+    def customers(self, page_size: int = 500) -> Iterator[Customer]:
+        """Every customer of the partner, following ``links.next`` continuation pages.
+
+        500 per page is what Microsoft's own bulk migration tool asks for; a server may send
+        fewer. Customers are yielded as each page arrives, so a caller can start work early.
+        """
+        url = f"{self.config.endpoint}/v1/customers?size={max(1, int(page_size))}"
+        for item in self._listing("customers", url):
+            customer = read_customer(item)
+            if customer is not None:
+                yield customer
+
+    def subscriptions(self, customer_id: str) -> list[Subscription]:
+        """The customer's subscriptions (every offer and status, as Partner Center lists them)."""
+        path = f"/v1/customers/{quote(customer_id, safe='')}/subscriptions"
+        items = self._listing("subscriptions", f"{self.config.endpoint}{path}",
+                              customer_id=customer_id)
+        return [s for s in map(read_subscription, items) if s is not None]
+
+    def _listing(self, operation: str, url: str, *,
+                 customer_id: str | None = None) -> Iterator[Mapping[str, object]]:
+        """The items of a collection, page after page until there is no ``links.next``."""
         headers: dict[str, str] = {}
         seen: set[tuple[str, tuple[tuple[str, str], ...]]] = set()
+        first = True
         while True:
             key = (url, tuple(sorted(headers.items())))
             if key in seen:
-                raise ServiceError("Partner Center returned the same customer page twice.")
+                raise ServiceError(f"Partner Center returned the same {operation} page twice.")
             seen.add(key)
-            call = Call("customers", "GET", url, urlsplit(url).path, _new_id(), headers=headers)
+            call = Call(operation, "GET", url, urlsplit(url).path, _new_id(), headers=headers,
+                        customer_id=customer_id)
             done = self._transport.execute(call)
             if done.reply is None or done.failure is not None:
-                raise _error(done, call, _fault(done))
+                fault = _fault(done)
+                if not first and _is_end_of_records(fault):
+                    return
+                raise _error(done, call, fault)
             page = _json_object(done, call)
             items = get_field(page, "items")
             for item in items if isinstance(items, list) else []:
-                customer = read_customer(item) if isinstance(item, Mapping) else None
-                if customer is not None:
-                    yield customer
+                if isinstance(item, Mapping):
+                    yield item
             following = self._next_page(page)
             if following is None:
                 return
             url, headers = following
+            first = False
 
     # --- helpers --------------------------------------------------------------------------
 
@@ -271,6 +300,10 @@ def _create_result(
         message=fault.description if fault else done.error,
         attempts=done.attempts,
     )
+
+
+def _is_end_of_records(fault: ApiFault | None) -> bool:
+    return fault is not None and fault.http_status == 400 and fault.code == NO_MORE_RECORDS
 
 
 def _new_id() -> str:

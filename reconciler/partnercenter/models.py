@@ -20,10 +20,15 @@ __all__ = [
     "ErrorDetails",
     "LineItem",
     "Product",
+    "Subscription",
     "UpgradeStatus",
 ]
 
 TERMINAL_STATUSES = frozenset({"completed", "failed"})
+#: The legacy offer the migration moves customers off.
+LEGACY_OFFER_ID = "MS-AZR-0145P"
+#: Azure plan offer ids start with this product id (``DZH318Z0BPS6:0001`` and later SKUs).
+AZURE_PLAN_OFFER_PREFIX = "DZH318Z0BPS6:"
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +143,35 @@ class Customer:
     company_name: str | None
     domain: str | None
     tenant_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Subscription:
+    """One of a customer's subscriptions, as ``GET /v1/customers/{id}/subscriptions`` lists it.
+
+    Offer ids and statuses are compared case-insensitively: the docs show ``active`` and
+    ``suspended`` but spell nothing else out.
+    """
+
+    id: str
+    offer_id: str
+    status: str
+    friendly_name: str | None = None
+
+    @property
+    def is_legacy(self) -> bool:
+        """The legacy Microsoft Azure offer, MS-AZR-0145P."""
+        return self.offer_id.upper() == LEGACY_OFFER_ID
+
+    @property
+    def is_azure_plan(self) -> bool:
+        """An Azure plan subscription (offer ``DZH318Z0BPS6:…``)."""
+        return self.offer_id.upper().startswith(AZURE_PLAN_OFFER_PREFIX)
+
+    @property
+    def is_active(self) -> bool:
+        """Status ``active`` in any casing."""
+        return self.status.lower() == "active"
 
 
 @dataclass(frozen=True, slots=True)
@@ -264,4 +298,17 @@ def read_customer(data: Mapping[str, object]) -> Customer | None:
         company_name=get_str(profile, "companyName"),
         domain=get_str(profile, "domain"),
         tenant_id=get_str(profile, "tenantId"),
+    )
+
+
+def read_subscription(data: Mapping[str, object]) -> Subscription | None:
+    """Read one subscription of the list; ``None`` when it has no id."""
+    subscription_id = get_str(data, "id")
+    if subscription_id is None:
+        return None
+    return Subscription(
+        id=subscription_id,
+        offer_id=get_str(data, "offerId") or "",
+        status=get_str(data, "status") or "",
+        friendly_name=get_str(data, "friendlyName"),
     )

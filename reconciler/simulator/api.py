@@ -29,6 +29,8 @@ from reconciler.simulator.world import COMPLETED, StoredResponse, World
 logger = logging.getLogger(__name__)
 
 _AUTH_FAULTS = {TokenCheck.MISSING: 800001, TokenCheck.INVALID: 800002, TokenCheck.NO_MFA: 900421}
+#: Refusals that stop every read of the customer, not only the upgrade calls.
+_NO_RELATIONSHIP = frozenset({"20002", "60003"})
 _REASON_IN_PROGRESS = "An upgrade for this product family is already in progress."
 _REASON_COMPLETED = "The customer has already been upgraded to this product family."
 _REASON_INELIGIBLE = "The customer is not eligible for this upgrade."
@@ -271,14 +273,18 @@ class Service:
             offset = int(urlsafe_b64decode(token.encode()).decode()) if token else 0
         except ValueError:
             return r.fault(400, 400, "Invalid size or continuation token.")
-        size = max(1, min(size, 1000))
+        size = max(1, min(size, self.config.max_page_size))
         everyone = self.world.customers()
+        if token and offset >= len(everyone):
+            # Only reachable by following the "error-2000" switch's link past the last page.
+            return r.fault(400, 2000, "No more records found.")
         page = everyone[offset : offset + size]
         links: dict[str, Any] = {
             "self": {"uri": f"/v1/customers?size={size}", "method": "GET", "headers": []}
         }
         doc_extra: dict[str, Any] = {}
-        if offset + size < len(everyone):
+        more = offset + size < len(everyone)
+        if more or (self.config.customers_end == "error-2000" and page):
             next_token = urlsafe_b64encode(str(offset + size).encode()).decode()
             links["next"] = {
                 "uri": f"/v1/customers?size={size}",
@@ -293,9 +299,14 @@ class Service:
         if not is_guid(customer_id):
             return r.catalogued(900118, customer_id=customer_id)
         customer_id = customer_id.lower()
-        if self.world.customer(customer_id) is None:
+        customer = self.world.customer(customer_id)
+        if customer is None:
             return r.fault(*self.config.unknown_customer_error)
+        if customer.error is not None and str(customer.error.code) in _NO_RELATIONSHIP:
+            # Without a relationship (or a tenant) nothing of the customer can be read.
+            e = customer.error
+            return r.fault(e.status, e.code, e.description)
         done = [u for u in self.world.upgrades_for(customer_id) if u.status == COMPLETED]
-        items = r.subscriptions(customer_id, done[-1] if done else None)
+        items = r.subscriptions(customer_id, done[-1] if done else None, legacy=customer.legacy)
         links = {"self": {"uri": f"/v1/customers/{customer_id}/subscriptions", "method": "GET"}}
         return r.json_response(200, r.collection(items, links))

@@ -27,6 +27,11 @@ class AccessTokens:
         with self._lock:
             self._tokens[token] = mfa
 
+    def revoke(self, token: str) -> None:
+        """Refuse ``token`` from now on (an access token that expired or was revoked early)."""
+        with self._lock:
+            self._tokens.pop(token, None)
+
     def check(self, authorization: str | None) -> TokenCheck:
         """Classify an ``Authorization`` header value."""
         if not authorization:

@@ -49,6 +49,13 @@ class SimulatorConfig:
     error_details_style: Literal["message", "description", "both"] = "message"
     #: ``Location`` of a 202 as documented (``productUpgrades/<id>``) or as an absolute URL.
     location_style: Literal["relative", "absolute"] = "relative"
+    #: The most customers one page of ``GET /v1/customers`` holds, whatever ``size`` asks
+    #: (undocumented; Microsoft's bulk tool asks for 500).
+    max_page_size: int = 1000
+    #: How the customer list ends: the last page has no ``links.next`` (``"last-page"``), or it
+    #: has one and following it answers ``400`` with code ``2000``, "no more records"
+    #: (``"error-2000"``, what Microsoft's bulk migration tool is written for).
+    customers_end: Literal["last-page", "error-2000"] = "last-page"
     #: Keep a record of every request (tests); turn off for long benchmark runs.
     record_requests: bool = True
     #: The threaded server's listen backlog.

@@ -26,7 +26,8 @@ FORMAT_VERSION = 1
 
 def _customer_to_json(c: Customer) -> dict[str, Any]:
     error = None if c.error is None else [c.error.status, c.error.code, c.error.description]
-    return {"id": c.id, "name": c.name, "eligible": c.eligible, "reason": c.reason, "error": error}
+    return {"id": c.id, "name": c.name, "eligible": c.eligible, "reason": c.reason, "error": error,
+            "legacy": c.legacy}
 
 
 def _customer_from_json(d: dict[str, Any]) -> Customer:
@@ -35,6 +36,7 @@ def _customer_from_json(d: dict[str, Any]) -> Customer:
         id=str(d["id"]),
         name=str(d.get("name", "Contoso")),
         eligible=bool(d.get("eligible", True)),
+        legacy=bool(d.get("legacy", True)),
         reason=d.get("reason"),
         error=ApiError(int(error[0]), error[1], str(error[2])) if error else None,
     )

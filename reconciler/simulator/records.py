@@ -34,6 +34,9 @@ class Customer:
     eligible: bool = True
     reason: str | None = None
     error: ApiError | None = None
+    #: Whether the customer has the legacy MS-AZR-0145P subscription at all; a customer without
+    #: one (only Microsoft 365, say) is refused eligibility with 403/900108.
+    legacy: bool = True
 
 
 @dataclass(slots=True)

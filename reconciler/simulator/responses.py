@@ -39,6 +39,9 @@ SOURCE_PRODUCT_NAME = "Microsoft Azure"
 TARGET_PRODUCT_NAME = "Azure plan"
 LEGACY_OFFER_ID = "MS-AZR-0145P"
 AZURE_PLAN_OFFER_ID = "DZH318Z0BPS6:0001"
+#: A Microsoft 365 Business Basic offer (new commerce), for customers without legacy Azure.
+M365_OFFER_ID = "CFQ7TTC0LH18:0001"
+M365_OFFER_NAME = "Microsoft 365 Business Basic"
 _SUBSCRIPTION_NS = uuid.UUID("6f0e1d5c-3b0a-4f53-9d55-1c2b3a4d5e6f")
 
 
@@ -191,8 +194,17 @@ def _subscription(sub_id: str, offer_id: str, name: str, state: str) -> dict[str
     }
 
 
-def subscriptions(customer_id: str, completed: Upgrade | None) -> list[dict[str, Any]]:
-    """The legacy subscription (suspended once upgraded) and, after an upgrade, the plan."""
+def subscriptions(
+    customer_id: str, completed: Upgrade | None, *, legacy: bool = True
+) -> list[dict[str, Any]]:
+    """The legacy subscription (suspended once upgraded) and, after an upgrade, the plan.
+
+    A customer without legacy Azure has a Microsoft 365 subscription instead, so that "no
+    MS-AZR-0145P" is told apart from "no subscriptions" by the offer, as a real client must.
+    """
+    if not legacy:
+        return [_subscription(str(uuid.uuid5(_SUBSCRIPTION_NS, f"{customer_id}:m365")),
+                              M365_OFFER_ID, M365_OFFER_NAME, "active")]
     legacy_state = "suspended" if completed else "active"
     items = [
         _subscription(

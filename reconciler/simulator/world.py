@@ -157,15 +157,19 @@ class World:
         eligible: bool = True,
         reason: str | None = None,
         error: tuple[int, int | str, str] | ApiError | None = None,
+        legacy: bool = True,
     ) -> Customer:
         """Add (or replace) a customer.
 
         ``eligible=False`` with a ``reason`` makes eligibility answer ``isEligible: false`` (or an
         error, per the server's switch); ``error=(status, code, description)`` makes eligibility
-        and create answer that ApiFault instead.
+        and create answer that ApiFault instead. ``legacy=False``: the customer has no
+        MS-AZR-0145P subscription (eligibility and create answer 403/900108).
         """
         api_error = ApiError(*error) if isinstance(error, tuple) else error
-        customer = Customer(normalize_id(customer_id), name, eligible, reason, api_error)
+        if not legacy and api_error is None:
+            api_error = ApiError(403, 900108, "Customer has no Azure subscriptions.")
+        customer = Customer(normalize_id(customer_id), name, eligible, reason, api_error, legacy)
         with self._lock:
             self._state.customers[customer.id] = customer
         self._changed()
