@@ -25,6 +25,7 @@ from itertools import groupby
 from reconciler.backends import StateRecorder
 from reconciler.history import History
 from reconciler.model import UpgradeKey
+from reconciler.observed import SeenStatus
 from reconciler.partnercenter import (
     AuthenticationError,
     CreateKind,
@@ -35,8 +36,8 @@ from reconciler.partnercenter import (
     PermissionDeniedError,
 )
 from reconciler.plan import Action, Change, Plan
-from reconciler.refresh import read_eligibility, read_status
-from reconciler.state import ErrorDetail, LineItem, Record, RecordStatus, utc_now
+from reconciler.refresh import read_eligibility, read_status, read_verification
+from reconciler.state import ErrorDetail, LineItem, Record, RecordStatus, Verification, utc_now
 
 log = logging.getLogger(__name__)
 
@@ -215,15 +216,19 @@ class Applier:
 
     def _in_progress(self, change: Change, base: Record, upgrade_id: str,
                      remote_status: str | None, action: str,
-                     line_items: tuple[LineItem, ...] | None = None) -> None:
+                     line_items: tuple[LineItem, ...] | None = None,
+                     verification: Verification | None = None) -> None:
         now = utc_now()
         status = RecordStatus.of(remote_status)
+        same = base.upgrade_id == upgrade_id
         record = replace(base, status=status, upgrade_id=upgrade_id,
                          remote_status=remote_status, error=None, updated_at=now,
-                         in_progress_since=base.in_progress_since if base.upgrade_id ==
-                         upgrade_id and base.in_progress_since else now,
-                         line_items=base.line_items if line_items is None else line_items)
-        self._record(change, action, record)
+                         in_progress_since=base.in_progress_since if same and
+                         base.in_progress_since else now,
+                         line_items=line_items or (base.line_items if same else ()),
+                         verification=verification or (base.verification if same else None))
+        self._record(change, action, record, detail=verification.describe()
+                     if verification is not None else None)
 
     # --- actions ---------------------------------------------------------------------------
 
@@ -277,7 +282,8 @@ class Applier:
                            "Partner Center says an upgrade exists but eligibility does not "
                            "name it yet; left pending for the next run", None, correlation_id)
         status = read_status(self.client, change.key, seen.upgrade_id)
-        self._in_progress(change, base, seen.upgrade_id, status.status, "found")
+        self._in_progress(change, base, seen.upgrade_id, status.status, "found",
+                          status.line_items, self._verified(change.key, status))
         return Outcome(change, Result.FOUND, f"an upgrade already existed: {seen.upgrade_id} "
                                              f"({status.status or 'status unknown'})",
                        seen.upgrade_id, correlation_id)
@@ -301,7 +307,7 @@ class Applier:
         if change.upgrade_id is None:  # pragma: no cover - plan guarantees
             return Outcome(change, Result.FAILED, "no upgrade id to adopt")
         self._in_progress(change, self._base(change), change.upgrade_id, change.remote_status,
-                          "adopted")
+                          "adopted", change.line_items, change.verification)
         return Outcome(change, Result.RECORDED, f"adopted upgrade {change.upgrade_id}",
                        change.upgrade_id)
 
@@ -310,9 +316,11 @@ class Applier:
         upgrade_id = change.upgrade_id or base.upgrade_id
         if upgrade_id is None:  # pragma: no cover - plan guarantees
             return Outcome(change, Result.FAILED, "no upgrade id to update")
-        self._in_progress(change, base, upgrade_id, change.remote_status, "updated")
+        self._in_progress(change, base, upgrade_id, change.remote_status, "updated",
+                          change.line_items, change.verification)
         after = RecordStatus.of(change.remote_status).value
-        return Outcome(change, Result.RECORDED, f"recorded {after}", upgrade_id)
+        checked = f" ({change.verification.describe()})" if change.verification else ""
+        return Outcome(change, Result.RECORDED, f"recorded {after}{checked}", upgrade_id)
 
     def import_upgrade(self, key: UpgradeKey) -> Outcome:
         """Record the upgrade Partner Center has for ``key`` (``reconciler import``; no POST).
@@ -334,11 +342,15 @@ class Applier:
                            seen.upgrade_id)
         status = read_status(self.client, key, seen.upgrade_id)
         self._in_progress(change, self._base(change), seen.upgrade_id, status.status,
-                          "imported", status.line_items)
+                          "imported", status.line_items, self._verified(key, status))
         return Outcome(change, Result.RECORDED, f"imported upgrade {seen.upgrade_id} of "
                                                 f"customer {key.customer_id} "
                                                 f"({status.status or 'status unknown'})",
                        seen.upgrade_id)
+
+    def _verified(self, key: UpgradeKey, status: SeenStatus) -> Verification | None:
+        """The end state of an upgrade just seen Completed (None for any other status)."""
+        return read_verification(self.client, key) if status.completed else None
 
     def _forget(self, change: Change) -> Outcome:
         before = self.recorder.get(change.key)

@@ -12,6 +12,9 @@ unknown_upgrade    Partner Center does not know the recorded upgrade id (404/900
 foreign_upgrade    the recorded upgrade id belongs to another customer (400/900111)
 out_of_band        a customer in a manifest but not in state was upgraded outside this tool
 stuck              the recorded upgrade has been in progress for longer than the threshold
+legacy_active      the upgrade reads Completed but an MS-AZR-0145P subscription is active (again
+                   or still)
+azure_plan_missing the upgrade reads Completed but no Azure plan subscription is active
 =================  ==============================================================================
 
 Ordinary progress (in progress → completed, a pending intent that went through) is not drift:
@@ -26,7 +29,7 @@ from enum import StrEnum
 
 from reconciler.model import Desired, UpgradeKey
 from reconciler.observed import Observed, SeenEligibility, SeenStatus
-from reconciler.state import Record, RecordStatus, State
+from reconciler.state import Record, RecordStatus, State, Verification
 
 FORMAT_VERSION = "1"
 #: Default of ``drift --in-progress-threshold``: Partner Center upgrades usually finish in hours.
@@ -42,6 +45,8 @@ class DriftKind(StrEnum):
     FOREIGN_UPGRADE = "foreign_upgrade"
     OUT_OF_BAND = "out_of_band"
     STUCK = "stuck"
+    LEGACY_ACTIVE = "legacy_active"
+    AZURE_PLAN_MISSING = "azure_plan_missing"
 
     @property
     def heading(self) -> str:
@@ -54,6 +59,8 @@ _TITLES = {
     DriftKind.UNKNOWN_UPGRADE: "Unknown upgrade id (900106)",
     DriftKind.FOREIGN_UPGRADE: "Upgrade of another customer (900111)",
     DriftKind.OUT_OF_BAND: "Upgraded outside this tool", DriftKind.STUCK: "Stuck in progress",
+    DriftKind.LEGACY_ACTIVE: "Legacy subscription active",
+    DriftKind.AZURE_PLAN_MISSING: "No Azure plan subscription",
 }
 
 
@@ -123,7 +130,8 @@ def classify(desired: Desired, state: State | None, observed: Observed, *, now: 
             found = _unmanaged(key, eligibility)
         else:
             found = _recorded(record, eligibility, observed.status.get(key), now,
-                              in_progress_threshold)
+                              in_progress_threshold) \
+                or _end_state(record, observed.status.get(key), observed.verification.get(key))
         if found is not None:
             upgrade = by_key.get(key)
             name = (upgrade.customer_name if upgrade else None) or \
@@ -190,6 +198,30 @@ def _with_status(record: Record, upgrade_id: str, eligibility: SeenEligibility |
         return _item(DriftKind.STUCK, key, recorded, "in_progress", upgrade_id,
                      f"recorded as completed, but Partner Center reports {status.status}")
     return _stuck(record, upgrade_id, status, now, threshold)
+
+
+def _end_state(record: Record, status: SeenStatus | None,
+               seen: Verification | None) -> DriftItem | None:
+    """A completed upgrade whose subscriptions do not show the customer on the Azure plan."""
+    if seen is None or seen.verified or record.status is not RecordStatus.COMPLETED:
+        return None  # an upgrade that just completed is progress for plan, not drift
+    if status is not None and not status.completed:
+        return None  # the status itself drifted; that is reported instead
+    upgrade = f"upgrade {record.upgrade_id}" if record.upgrade_id else "the upgrade"
+    if seen.legacy_active:
+        again = "again" if record.verified else "still"
+        subscriptions = ", ".join(seen.legacy_active)
+        return _item(DriftKind.LEGACY_ACTIVE, record.key, record.status.value, "legacy_active",
+                     record.upgrade_id,
+                     f"{upgrade} reads Completed, but MS-AZR-0145P subscription "
+                     f"{subscriptions} is active {again}; if it stays so after about 15 minutes "
+                     f"(listings lag), open a Microsoft support case with the upgrade id. "
+                     "plan shows it unverified until the subscription is suspended")
+    return _item(DriftKind.AZURE_PLAN_MISSING, record.key, record.status.value,
+                 "azure_plan_missing", record.upgrade_id,
+                 f"{upgrade} reads Completed, but the customer has no active Azure plan "
+                 "subscription; if that lasts beyond about 15 minutes, open a Microsoft support "
+                 "case with the upgrade id. plan shows it unverified until one is active")
 
 
 def _stuck(record: Record, upgrade_id: str, status: SeenStatus, now: datetime,

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from reconciler.model import UpgradeKey
-from reconciler.state import LineItem, RecordStatus
+from reconciler.state import LineItem, RecordStatus, Verification
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +62,9 @@ class Observed:
         default_factory=lambda: MappingProxyType({}))
     status: Mapping[UpgradeKey, SeenStatus] = field(default_factory=lambda: MappingProxyType({}))
     refreshed: bool = False
+    #: What the subscriptions showed, for keys whose upgrade was seen (or recorded) Completed.
+    verification: Mapping[UpgradeKey, Verification] = field(
+        default_factory=lambda: MappingProxyType({}))
 
     @staticmethod
     def none() -> Observed:

@@ -16,7 +16,7 @@ from operator import attrgetter
 from reconciler.errors import PlanError
 from reconciler.model import Desired, DesiredUpgrade, UpgradeKey, canonical_id
 from reconciler.observed import Observed, SeenEligibility, SeenStatus
-from reconciler.state import Record, RecordStatus, State
+from reconciler.state import LineItem, Record, RecordStatus, State, Verification
 
 FORMAT_VERSION = "1"
 
@@ -32,9 +32,11 @@ class Action(StrEnum):
     resume    ``~``   pending (no id)      in_progress          eligibility, then maybe create
     retry     ``+``   failed/in_progress   pending/in_progress  create (new MS-RequestId)
     update    ``~``   pending/in_progress  the status seen      none
+                      or completed         (and verification)
     forget    ``-``   any                  (none)               none
     blocked   ``!``   any or none          unchanged            none
-    wait      ``…``   in_progress          unchanged            none
+    wait      ``…``   in_progress or       unchanged            none
+                      completed-unverified
     noop      `` ``   completed            unchanged            none
     ========  ======  ===================  ===================  ===============================
 
@@ -129,6 +131,10 @@ class Change:
     before: str | None = None
     #: Partner Center's status to record for adopt/update (e.g. "Completed").
     remote_status: str | None = None
+    #: What the subscriptions showed, to record for adopt/update of a completed upgrade.
+    verification: Verification | None = None
+    #: The status answer's line items, to record with the upgrade.
+    line_items: tuple[LineItem, ...] = ()
 
     @property
     def customer_id(self) -> str:
@@ -227,31 +233,85 @@ def _forget(key: UpgradeKey, record: Record | None) -> Change:
 def _decide(upgrade: DesiredUpgrade, record: Record | None, observed: Observed) -> Change:
     key = upgrade.key
     if record is None:
-        return _new_key(upgrade, observed.eligibility.get(key), observed.refreshed)
-    if record.status is RecordStatus.COMPLETED:  # most keys of a converged state: one value
-        return Change(Action.NOOP, key, f"upgraded ({record.remote_status or 'Completed'})",
-                      str(upgrade.source), upgrade.customer_name or record.customer_name,
-                      record.upgrade_id, record.status.value)
-    eligibility = observed.eligibility.get(key)
-    status = observed.status.get(key)
+        return _new_key(upgrade, observed.eligibility.get(key), observed.refreshed,
+                        _Seen(observed.status.get(key), observed.verification.get(key)))
+    if record.status is RecordStatus.COMPLETED and (record.verified or (
+            key not in observed.verification and record.verification is None)):
+        # Most keys of a converged state: one value, no call.
+        return Change(Action.NOOP, key, _upgraded(record), str(upgrade.source),
+                      upgrade.customer_name or record.customer_name, record.upgrade_id,
+                      record.status.value)
     base = Change(Action.NOOP, key, "", source=str(upgrade.source),
                   customer_name=upgrade.customer_name or record.customer_name,
                   upgrade_id=record.upgrade_id, before=record.status.value)
+    if record.status is RecordStatus.COMPLETED:
+        return _unverified(base, record, observed.verification.get(key))
+    eligibility = observed.eligibility.get(key)
+    status = observed.status.get(key)
+    seen = _Seen(status, observed.verification.get(key))
     if record.upgrade_id is not None and record.status is not RecordStatus.FAILED:
-        return _known_upgrade(base, record, status)
+        return _known_upgrade(base, record, seen)
     if record.status is RecordStatus.PENDING:
-        return _pending(base, record, eligibility)
-    return _failed(base, record, eligibility)
+        return _pending(base, record, eligibility, seen)
+    return _failed(base, record, eligibility, seen)
+
+
+@dataclass(frozen=True, slots=True)
+class _Seen:
+    """The status of the upgrade a key has (or eligibility named), and its end state."""
+
+    status: SeenStatus | None
+    verification: Verification | None
+
+    def outcome(self) -> str:
+        """E.g. ``Completed; verified: Azure plan … active, 1 legacy subscription suspended``."""
+        if self.status is None:
+            return ""
+        if self.verification is None or not self.status.completed:
+            return self.status.status or ""
+        return f"{self.status.status}; {self.verification.describe()}"
+
+
+def _upgraded(record: Record) -> str:
+    done = f"upgraded ({record.remote_status or 'Completed'})"
+    return f"{done}; {record.verification.describe()}" if record.verification else done
+
+
+def _unverified(base: Change, record: Record, seen: Verification | None) -> Change:
+    """A completed upgrade whose end state is not verified yet (or was never checked)."""
+    status = record.remote_status or "Completed"
+    if seen is None:
+        assert record.verification is not None  # else the caller's fast path took it
+        return _with(base, Action.WAIT, f"{status}; {record.verification.describe()} (checked "
+                                        f"{record.verification.checked_at}; not refreshed)")
+    if seen.same_verdict(record.verification):
+        return _with(base, Action.WAIT, f"{status}; {seen.describe()} (listings can lag; "
+                                        "the next refresh looks again)")
+    return _with(base, Action.UPDATE, f"{status}; {seen.describe()}", remote_status=status,
+                 verification=seen)
 
 
 def _with(base: Change, action: Action, reason: str, *, upgrade_id: str | None = None,
-          remote_status: str | None = None) -> Change:
+          remote_status: str | None = None, verification: Verification | None = None,
+          line_items: tuple[LineItem, ...] = ()) -> Change:
     return Change(action, base.key, reason, base.source, base.customer_name,
-                  upgrade_id or base.upgrade_id, base.before, remote_status)
+                  upgrade_id or base.upgrade_id, base.before, remote_status, verification,
+                  line_items)
+
+
+def _adopted(base: Change, reason: str, upgrade_id: str, seen: _Seen) -> Change:
+    """Adopt an upgrade found through eligibility, recording its status as seen."""
+    status = seen.status if seen.status is not None and seen.status.found \
+        and not seen.status.foreign else None
+    if status is None:
+        return _with(base, Action.ADOPT, reason, upgrade_id=upgrade_id)
+    return _with(base, Action.ADOPT, f"{reason}; {seen.outcome()}", upgrade_id=upgrade_id,
+                 remote_status=status.status, verification=seen.verification,
+                 line_items=status.line_items)
 
 
 def _new_key(upgrade: DesiredUpgrade, eligibility: SeenEligibility | None,
-             refreshed: bool) -> Change:
+             refreshed: bool, seen: _Seen) -> Change:
     base = Change(Action.NOOP, upgrade.key, "", source=str(upgrade.source),
                   customer_name=upgrade.customer_name)
     if eligibility is None:
@@ -259,16 +319,16 @@ def _new_key(upgrade: DesiredUpgrade, eligibility: SeenEligibility | None,
             else "not in state"
         return _with(base, Action.CREATE, reason)
     if eligibility.upgrade_id is not None:
-        return _with(base, Action.ADOPT, f"already upgraded outside this tool "
-                                         f"(upgrade {eligibility.upgrade_id})",
-                     upgrade_id=eligibility.upgrade_id)
+        return _adopted(base, f"already upgraded outside this tool (upgrade "
+                              f"{eligibility.upgrade_id})", eligibility.upgrade_id, seen)
     if eligibility.is_eligible:
         return _with(base, Action.CREATE, "eligible")
     return _with(base, Action.BLOCKED, f"not eligible: {eligibility.describe()}")
 
 
-def _known_upgrade(base: Change, record: Record, status: SeenStatus | None) -> Change:
+def _known_upgrade(base: Change, record: Record, seen: _Seen) -> Change:
     """A pending or in-progress record whose upgrade id is known."""
+    status = seen.status
     since = record.in_progress_since or record.updated_at
     if status is None:
         return _with(base, Action.WAIT, f"in progress since {since} (not refreshed)")
@@ -285,36 +345,42 @@ def _known_upgrade(base: Change, record: Record, status: SeenStatus | None) -> C
                                          "start a new one", remote_status=status.status)
     if status.completed:
         return _with(base, Action.UPDATE, f"{record.remote_status or record.status.value} → "
-                                          f"{status.status}", remote_status=status.status)
+                                          f"{seen.outcome()}", remote_status=status.status,
+                     verification=seen.verification, line_items=status.line_items)
     if record.status is RecordStatus.PENDING:
         return _with(base, Action.UPDATE, f"pending → {status.status}",
-                     remote_status=status.status)
+                     remote_status=status.status, line_items=status.line_items)
     return _with(base, Action.WAIT, f"{status.status} since {since}",
                  remote_status=status.status)
 
 
-def _pending(base: Change, record: Record, eligibility: SeenEligibility | None) -> Change:
+def _pending(base: Change, record: Record, eligibility: SeenEligibility | None,
+             seen: _Seen) -> Change:
     """An intent was recorded but the create's outcome (and the upgrade id) is unknown."""
     intent = f"an earlier apply recorded intent {record.request_id} at {record.updated_at} " \
              "but never learned the outcome"
     if eligibility is None:
         return _with(base, Action.RESUME, intent)
     if eligibility.upgrade_id is not None:
-        return _with(base, Action.UPDATE, f"the earlier create went through: upgrade "
-                                          f"{eligibility.upgrade_id}",
-                     upgrade_id=eligibility.upgrade_id)
+        went = f"the earlier create went through: upgrade {eligibility.upgrade_id}"
+        status = seen.status
+        if status is None or not status.found or status.foreign:
+            return _with(base, Action.UPDATE, went, upgrade_id=eligibility.upgrade_id)
+        return _with(base, Action.UPDATE, f"{went} ({seen.outcome()})",
+                     upgrade_id=eligibility.upgrade_id, remote_status=status.status,
+                     verification=seen.verification, line_items=status.line_items)
     if eligibility.is_eligible:
         return _with(base, Action.RESUME, intent)
     return _with(base, Action.BLOCKED, f"not eligible: {eligibility.describe()}")
 
 
-def _failed(base: Change, record: Record, eligibility: SeenEligibility | None) -> Change:
+def _failed(base: Change, record: Record, eligibility: SeenEligibility | None,
+            seen: _Seen) -> Change:
     error = record.error.message if record.error is not None else "no detail recorded"
     if eligibility is not None and eligibility.upgrade_id is not None \
             and eligibility.upgrade_id != record.upgrade_id:
-        return _with(base, Action.ADOPT, f"a new upgrade exists "
-                                         f"(upgrade {eligibility.upgrade_id})",
-                     upgrade_id=eligibility.upgrade_id)
+        return _adopted(base, f"a new upgrade exists (upgrade {eligibility.upgrade_id})",
+                        eligibility.upgrade_id, seen)
     if eligibility is not None and not eligibility.is_eligible:
         return _with(base, Action.BLOCKED, f"previous upgrade failed ({error}); not eligible: "
                                            f"{eligibility.describe()}")

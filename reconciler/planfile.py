@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
 
+from reconciler.backends.codec import line_items_from_list, verification_from_dict
 from reconciler.durations import format_duration
 from reconciler.errors import PlanError
 from reconciler.model import UpgradeKey
@@ -51,7 +52,9 @@ def from_dict(document: dict[str, Any]) -> Plan:
     changes = tuple(
         Change(Action(c["action"]), UpgradeKey(c["customer_id"], c["product_family"]),
                c["reason"], c.get("source"), c.get("customer_name"), c.get("upgrade_id"),
-               c.get("before"), c.get("remote_status"))
+               c.get("before"), c.get("remote_status"),
+               verification_from_dict(c.get("verification")),
+               line_items_from_list(c.get("line_items", [])))
         for c in document["changes"]
     )
     return Plan(changes=changes, created_at=document["created_at"],

@@ -2,9 +2,12 @@
 
 * eligibility for desired keys with no record, a pending intent without an upgrade id, or a
   failed upgrade (this is also how out-of-band upgrades are found: ``upgradeId`` → adopt);
-* status for desired keys whose pending or in-progress record knows its upgrade id.
+* status for desired keys whose pending or in-progress record knows its upgrade id, and for
+  an upgrade eligibility names (so adopting one records its status at once);
+* the customer's subscriptions once an upgrade reads Completed, and for completed records not
+  verified yet (journey.md §3: the end state, not the status string, is the proof).
 
-Completed records are never re-read for a plan (that is what ``drift`` is for, with
+Verified completed records are never re-read for a plan (that is what ``drift`` is for, with
 :func:`needed_for_drift`), so a converged plan of any size makes no API call. Calls run
 concurrently; the client's shared rate limiter and adaptive concurrency keep them within
 Partner Center's limits.
@@ -35,7 +38,8 @@ from reconciler.partnercenter import (
     UpgradeOwnershipError,
     UpgradeStatus,
 )
-from reconciler.state import LineItem, Record, RecordStatus, State
+from reconciler.state import LineItem, Record, RecordStatus, State, Verification, utc_now
+from reconciler.verification import verdict
 
 log = logging.getLogger(__name__)
 
@@ -60,9 +64,13 @@ class Reads:
 
     eligibility: tuple[UpgradeKey, ...]
     status: tuple[tuple[UpgradeKey, str], ...]
+    #: Completed records whose subscriptions must be (re)read.
+    verify: tuple[UpgradeKey, ...] = ()
+    #: Read the status of an upgrade eligibility names (plan: to adopt it as it stands).
+    follow: bool = True
 
     def __len__(self) -> int:
-        return len(self.eligibility) + len(self.status)
+        return len(self.eligibility) + len(self.status) + len(self.verify)
 
 
 def needed(desired: Desired, state: State | None, targets: Collection[str] = ()) -> Reads:
@@ -71,6 +79,7 @@ def needed(desired: Desired, state: State | None, targets: Collection[str] = ())
     records = state.records if state is not None else {}
     eligibility: list[UpgradeKey] = []
     status: list[tuple[UpgradeKey, str]] = []
+    verify: list[UpgradeKey] = []
     for upgrade in desired.upgrades:
         key = upgrade.key
         if wanted and key.customer_id not in wanted:
@@ -78,10 +87,13 @@ def needed(desired: Desired, state: State | None, targets: Collection[str] = ())
         record = records.get(key)
         if record is None or _needs_eligibility(record):
             eligibility.append(key)
+        elif record.status is RecordStatus.COMPLETED:
+            if not record.verified:
+                verify.append(key)
         elif record.upgrade_id is not None and record.status in (RecordStatus.PENDING,
                                                                  RecordStatus.IN_PROGRESS):
             status.append((key, record.upgrade_id))
-    return Reads(tuple(eligibility), tuple(status))
+    return Reads(tuple(eligibility), tuple(status), tuple(verify))
 
 
 def needed_for_drift(desired: Desired, state: State | None) -> Reads:
@@ -95,7 +107,9 @@ def needed_for_drift(desired: Desired, state: State | None) -> Reads:
         if record is not None and record.upgrade_id is not None \
                 and record.status is not RecordStatus.FAILED:
             status.append((key, record.upgrade_id))
-    return Reads(tuple(keys), tuple(status))
+    # Status reads that answer Completed read the subscriptions too; recorded ids are read
+    # anyway, so an id eligibility names need not be followed.
+    return Reads(tuple(keys), tuple(status), follow=False)
 
 
 def _needs_eligibility(record: Record) -> bool:
@@ -124,6 +138,11 @@ def read_status(client: PartnerCenterClient, key: UpgradeKey, upgrade_id: str) -
         return SeenStatus(upgrade_id, foreign=True)
 
 
+def read_verification(client: PartnerCenterClient, key: UpgradeKey) -> Verification:
+    """One subscriptions read, judged (see :mod:`reconciler.verification`)."""
+    return verdict(client.subscriptions(key.customer_id), utc_now())
+
+
 def read_eligibility(client: PartnerCenterClient, key: UpgradeKey) -> SeenEligibility:
     """One eligibility read (a 200 or a 'not eligible' fault: the client makes them alike)."""
     answer = client.eligibility(key.customer_id, key.product_family)
@@ -141,24 +160,34 @@ def refresh(client: PartnerCenterClient, reads: Reads, *, parallelism: int,
     """
     eligibility: dict[UpgradeKey, SeenEligibility] = {}
     status: dict[UpgradeKey, SeenStatus] = {}
+    verification: dict[UpgradeKey, Verification] = {}
     failures: list[tuple[UpgradeKey, PartnerCenterError]] = []
     counter = _Counter(len(reads), progress)
     if isinstance(progress, WatchesClient):
         progress.watch(client.stats)
 
-    def read_one(key: UpgradeKey) -> None:
-        eligibility[key] = read_eligibility(client, key)
+    def verify(key: UpgradeKey) -> None:
+        verification[key] = read_verification(client, key)
 
     def read_progress(key: UpgradeKey, upgrade_id: str) -> None:
-        status[key] = read_status(client, key, upgrade_id)
+        seen = status[key] = read_status(client, key, upgrade_id)
+        if seen.completed:
+            verify(key)  # first seen Completed: check the end state once
+
+    def read_one(key: UpgradeKey) -> None:
+        seen = eligibility[key] = read_eligibility(client, key)
+        if reads.follow and seen.upgrade_id is not None:
+            read_progress(key, seen.upgrade_id)
 
     tasks = [_task(partial(read_one, key), key, failures, counter) for key in reads.eligibility]
     tasks += [_task(partial(read_progress, key, upgrade_id), key, failures, counter)
               for key, upgrade_id in reads.status]
+    tasks += [_task(partial(verify, key), key, failures, counter) for key in reads.verify]
     _run_all(tasks, parallelism)
     if failures:
         raise _refresh_failed(failures, len(reads))
-    return Observed(MappingProxyType(eligibility), MappingProxyType(status), refreshed=True)
+    return Observed(MappingProxyType(eligibility), MappingProxyType(status), refreshed=True,
+                    verification=MappingProxyType(verification))
 
 
 class _Counter:

@@ -19,8 +19,9 @@ from typing import Protocol
 
 from reconciler.model import UpgradeKey, canonical_id
 
-#: The newest snapshot/journal format this version reads and the one it writes.
-FORMAT_VERSION = 1
+#: The newest snapshot/journal format this version reads and the one it writes. Format 2 added
+#: ``verification`` to records; format 1 files load as records never verified.
+FORMAT_VERSION = 2
 
 
 class RecordStatus(StrEnum):
@@ -69,6 +70,32 @@ class ErrorDetail:
 
 
 @dataclass(frozen=True, slots=True)
+class Verification:
+    """What the customer's subscriptions showed once the upgrade read ``Completed``.
+
+    ``verified``: an Azure plan subscription is active and no MS-AZR-0145P subscription is.
+    ``detail`` says so in words (``Azure plan <id> active, 1 legacy subscription suspended`` or
+    what is wrong: ``legacy subscription <id> still active``, ``no Azure plan subscription``).
+    """
+
+    verified: bool
+    checked_at: str
+    detail: str
+    azure_plan_subscription_id: str | None = None
+    legacy_active: tuple[str, ...] = ()
+    legacy_suspended: tuple[str, ...] = ()
+
+    def same_verdict(self, other: Verification | None) -> bool:
+        """Whether ``other`` says the same (the time it was checked aside)."""
+        return other is not None and (self.verified, self.detail) == (other.verified,
+                                                                      other.detail)
+
+    def describe(self) -> str:
+        """``verified: …`` or ``unverified: …``, for plan reasons and ``state show``."""
+        return f"{'verified' if self.verified else 'unverified'}: {self.detail}"
+
+
+@dataclass(frozen=True, slots=True)
 class Record:
     """Everything recorded about one (customer, family) upgrade."""
 
@@ -85,6 +112,12 @@ class Record:
     error: ErrorDetail | None = None
     attempts: int = 0
     in_progress_since: str | None = None
+    #: Set once the upgrade completed and the subscriptions were read (None: not yet checked).
+    verification: Verification | None = None
+
+    @property
+    def verified(self) -> bool:
+        return self.verification is not None and self.verification.verified
 
 
 class RecordSource(Protocol):

@@ -15,8 +15,8 @@ from reconciler.apply import Outcome, Result
 from reconciler.backends import StateRecorder
 from reconciler.history import History
 from reconciler.partnercenter import PartnerCenterClient, PartnerCenterError
-from reconciler.refresh import read_status
-from reconciler.state import ErrorDetail, RecordStatus, utc_now
+from reconciler.refresh import read_status, read_verification
+from reconciler.state import ErrorDetail, RecordStatus, Verification, utc_now
 
 FIRST_DELAY = 2.0
 MAX_DELAY = 30.0
@@ -84,18 +84,34 @@ def _poll(client: PartnerCenterClient, recorder: StateRecorder, outcome: Outcome
     if seen.status != record.remote_status:
         error = ErrorDetail(seen.error_code, seen.error_message or "the upgrade failed") \
             if status is RecordStatus.FAILED else None
+        checked = _end_state(client, outcome, status)
         updated = replace(record, status=status, remote_status=seen.status,
-                          line_items=seen.line_items, error=error, updated_at=utc_now())
+                          line_items=seen.line_items, error=error, updated_at=utc_now(),
+                          verification=checked or record.verification)
         recorder.put(updated)
         if history is not None:
             history.transition(outcome.key.customer_id, outcome.key.product_family, "polled",
                                record.status.value, status.value, upgrade_id=upgrade_id,
                                detail=seen.status)
     if status is RecordStatus.COMPLETED:
+        done = recorder.get(outcome.key)
+        verdict = f" ({done.verification.describe()})" \
+            if done is not None and done.verification is not None else ""
         return replace(outcome, result=Result.COMPLETED, message=f"upgrade {upgrade_id} "
-                                                                 "completed")
+                                                                 f"completed{verdict}")
     if status is RecordStatus.FAILED:
         return replace(outcome, result=Result.FAILED,
                        message=f"upgrade {upgrade_id} failed: "
                                f"{seen.error_message or seen.error_code or 'no detail'}")
     return None
+
+
+def _end_state(client: PartnerCenterClient, outcome: Outcome,
+               status: RecordStatus) -> Verification | None:
+    """The subscriptions' verdict on an upgrade just seen Completed (None: not read)."""
+    if status is not RecordStatus.COMPLETED:
+        return None
+    try:
+        return read_verification(client, outcome.key)
+    except PartnerCenterError:
+        return None  # the next plan reads them instead

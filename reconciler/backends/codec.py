@@ -11,7 +11,14 @@ from typing import Any
 
 from reconciler.errors import StateError
 from reconciler.model import UpgradeKey
-from reconciler.state import FORMAT_VERSION, ErrorDetail, LineItem, Record, RecordStatus
+from reconciler.state import (
+    FORMAT_VERSION,
+    ErrorDetail,
+    LineItem,
+    Record,
+    RecordStatus,
+    Verification,
+)
 
 _LINE_ITEM_FIELDS = (
     "source_product_id",
@@ -37,7 +44,7 @@ def record_to_dict(record: Record) -> dict[str, Any]:
         if error is None
         else {"code": error.code, "correlation_id": error.correlation_id, "message": error.message},
         "in_progress_since": record.in_progress_since,
-        "line_items": [{f: getattr(li, f) for f in _LINE_ITEM_FIELDS} for li in record.line_items],
+        "line_items": line_items_to_list(record.line_items),
         "product_family": record.key.product_family,
         "remote_status": record.remote_status,
         "request_id": record.request_id,
@@ -45,6 +52,33 @@ def record_to_dict(record: Record) -> dict[str, Any]:
         "status": record.status.value,
         "updated_at": record.updated_at,
         "upgrade_id": record.upgrade_id,
+        "verification": verification_to_dict(record.verification),
+    }
+
+
+def line_items_to_list(items: tuple[LineItem, ...]) -> list[dict[str, Any]]:
+    """Line items as stored (and as a saved plan carries them)."""
+    return [{f: getattr(li, f) for f in _LINE_ITEM_FIELDS} for li in items]
+
+
+def line_items_from_list(data: object) -> tuple[LineItem, ...]:
+    """Parse stored line items; raises on anything malformed."""
+    if not isinstance(data, list):
+        raise TypeError(f"expected a list, got {type(data).__name__}")
+    return tuple(_line_item(li) for li in data)
+
+
+def verification_to_dict(found: Verification | None) -> dict[str, Any] | None:
+    """A verification as stored (and as a saved plan carries it)."""
+    if found is None:
+        return None
+    return {
+        "azure_plan_subscription_id": found.azure_plan_subscription_id,
+        "checked_at": found.checked_at,
+        "detail": found.detail,
+        "legacy_active": list(found.legacy_active),
+        "legacy_suspended": list(found.legacy_suspended),
+        "verified": found.verified,
     }
 
 
@@ -69,10 +103,11 @@ def record_from_dict(data: object, *, trusted: bool = False) -> Record:
         customer_name=_opt(d["customer_name"]),
         created_at=_str(d["created_at"]),
         updated_at=_str(d["updated_at"]),
-        line_items=tuple(_line_item(li) for li in d["line_items"]),
+        line_items=line_items_from_list(d["line_items"]),
         error=None if error is None else _error(error),
         attempts=_int(d["attempts"]),
         in_progress_since=_opt(d["in_progress_since"]),
+        verification=verification_from_dict(d.get("verification")),  # absent in format 1
     )
 
 
@@ -107,7 +142,16 @@ def _trusted_record(d: dict[str, Any]) -> Record:
         else ErrorDetail(error["code"], error["message"], error["correlation_id"]),
         d["attempts"],
         d["in_progress_since"],
+        _trusted_verification(d.get("verification")),
     )
+
+
+def _trusted_verification(v: dict[str, Any] | None) -> Verification | None:
+    if v is None:
+        return None
+    return Verification(v["verified"], v["checked_at"], v["detail"],
+                        v["azure_plan_subscription_id"], tuple(v["legacy_active"]),
+                        tuple(v["legacy_suspended"]))
 
 
 _STATUSES = {status.value: status for status in RecordStatus}
@@ -127,6 +171,19 @@ def key_from_dict(data: object) -> UpgradeKey:
 def _line_item(data: object) -> LineItem:
     d = _as_dict(data)
     return LineItem(*(_opt(d[f]) for f in _LINE_ITEM_FIELDS))
+
+
+def verification_from_dict(data: object) -> Verification | None:
+    """Parse a stored verification (None stays None); raises on anything malformed."""
+    if data is None:
+        return None
+    d = _as_dict(data)
+    if not isinstance(d["verified"], bool):
+        raise TypeError(f"expected true or false, got {d['verified']!r}")
+    return Verification(d["verified"], _str(d["checked_at"]), _str(d["detail"]),
+                        _opt(d["azure_plan_subscription_id"]),
+                        tuple(_str(s) for s in d["legacy_active"]),
+                        tuple(_str(s) for s in d["legacy_suspended"]))
 
 
 def _error(data: object) -> ErrorDetail:

@@ -23,7 +23,7 @@ from reconciler.backends.codec import (
 from reconciler.errors import StateError
 from reconciler.state import State, StateChange, fold
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # as the snapshot: format 2 records may hold a verification
 _CRC_TAIL_LEN = len(',"crc32":"00000000"}')
 
 

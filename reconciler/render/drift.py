@@ -65,8 +65,11 @@ def render_json(report: DriftReport) -> str:
 
 # --- text ----------------------------------------------------------------------------------
 
+_KIND_WIDTH = max(len(kind.value) for kind in DriftKind)
+
+
 def _text_line(item: DriftItem, color: bool) -> str:
-    head = f"! {item.kind.value:<15}"
+    head = f"! {item.kind.value:<{_KIND_WIDTH}}"
     if color:
         head = click.style(head, fg="red", bold=True)
     name = f" ({item.customer_name})" if item.customer_name else ""

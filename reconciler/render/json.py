@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from reconciler.backends.codec import line_items_to_list, verification_to_dict
 from reconciler.plan import Change, Plan
 
 
@@ -20,6 +21,8 @@ def change_to_dict(change: Change) -> dict[str, Any]:
         "customer_name": change.customer_name,
         "before": change.before,
         "remote_status": change.remote_status,
+        "verification": verification_to_dict(change.verification),
+        "line_items": line_items_to_list(change.line_items),
     }
 
 

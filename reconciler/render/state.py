@@ -7,7 +7,7 @@ from collections.abc import Iterable
 
 from reconciler.backends import snapshot as snapshot_format
 from reconciler.backends.codec import record_to_dict
-from reconciler.state import FORMAT_VERSION, Record, State
+from reconciler.state import FORMAT_VERSION, Record, RecordStatus, State
 
 
 def render_json(recorded: State | None, records: Iterable[Record]) -> str:
@@ -57,6 +57,12 @@ def details(record: Record) -> str:
         ("updated", record.updated_at),
         ("in progress since", record.in_progress_since),
     ]
+    if record.verification is not None:
+        checked = record.verification
+        fields.append(("end state", f"{checked.describe()} (checked {checked.checked_at})"))
+    elif record.status is RecordStatus.COMPLETED:
+        fields.append(("end state", "not verified yet: the next refresh reads the "
+                                    "subscriptions"))
     if record.error is not None:
         error = record.error
         corr = f" (MS-CorrelationId {error.correlation_id})" if error.correlation_id else ""

@@ -24,7 +24,7 @@ from reconciler.simulator.faults import FaultSet
 from reconciler.simulator.ratelimit import RateLimiter
 from reconciler.simulator.recording import Stats
 from reconciler.simulator.routing import Route, known_path, match
-from reconciler.simulator.world import COMPLETED, StoredResponse, World
+from reconciler.simulator.world import COMPLETED, StoredResponse, Upgrade, World
 
 logger = logging.getLogger(__name__)
 
@@ -266,6 +266,13 @@ class Service:
         )
         return r.json_response(200, doc)
 
+    def _listed_yet(self, upgrade: Upgrade) -> bool:
+        """Whether the subscription listing shows a completed upgrade yet (the lag switch)."""
+        lag = self.config.subscription_lag_seconds
+        if not lag or upgrade.completed_at is None:
+            return True
+        return (self.world.now() - upgrade.completed_at).total_seconds() >= lag
+
     def _customers(self, request: ApiRequest, route: Route) -> r.ApiResponse:
         try:
             size = int(route.query_value("size") or 100)
@@ -306,7 +313,12 @@ class Service:
             # Without a relationship (or a tenant) nothing of the customer can be read.
             e = customer.error
             return r.fault(e.status, e.code, e.description)
-        done = [u for u in self.world.upgrades_for(customer_id) if u.status == COMPLETED]
-        items = r.subscriptions(customer_id, done[-1] if done else None, legacy=customer.legacy)
+        done = [u for u in self.world.upgrades_for(customer_id) if u.status == COMPLETED
+                and self._listed_yet(u)]
+        legacy_state = "active" if customer.legacy_active_again \
+            else self.config.legacy_after_upgrade
+        items = r.subscriptions(customer_id, done[-1] if done else None, legacy=customer.legacy,
+                                legacy_after=legacy_state,
+                                plan=not customer.azure_plan_missing)
         links = {"self": {"uri": f"/v1/customers/{customer_id}/subscriptions", "method": "GET"}}
         return r.json_response(200, r.collection(items, links))

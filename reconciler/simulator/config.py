@@ -56,6 +56,14 @@ class SimulatorConfig:
     #: has one and following it answers ``400`` with code ``2000``, "no more records"
     #: (``"error-2000"``, what Microsoft's bulk migration tool is written for).
     customers_end: Literal["last-page", "error-2000"] = "last-page"
+    #: What the subscription list shows of the MS-AZR-0145P subscription after an upgrade
+    #: completed: ``"suspended"`` (the documented end state), ``"active"`` (it stays active: the
+    #: upgrade never verifies) or ``"hidden"`` (only the Azure plan is listed, the moved
+    #: subscriptions being under its azureEntitlements).
+    legacy_after_upgrade: Literal["suspended", "active", "hidden"] = "suspended"
+    #: For this long after completion the listing still shows the customer as before the
+    #: upgrade (listings lag by up to about 15 minutes).
+    subscription_lag_seconds: float = 0.0
     #: Keep a record of every request (tests); turn off for long benchmark runs.
     record_requests: bool = True
     #: The threaded server's listen backlog.

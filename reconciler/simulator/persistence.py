@@ -27,7 +27,8 @@ FORMAT_VERSION = 1
 def _customer_to_json(c: Customer) -> dict[str, Any]:
     error = None if c.error is None else [c.error.status, c.error.code, c.error.description]
     return {"id": c.id, "name": c.name, "eligible": c.eligible, "reason": c.reason, "error": error,
-            "legacy": c.legacy}
+            "legacy": c.legacy, "legacy_active_again": c.legacy_active_again,
+            "azure_plan_missing": c.azure_plan_missing}
 
 
 def _customer_from_json(d: dict[str, Any]) -> Customer:
@@ -37,6 +38,8 @@ def _customer_from_json(d: dict[str, Any]) -> Customer:
         name=str(d.get("name", "Contoso")),
         eligible=bool(d.get("eligible", True)),
         legacy=bool(d.get("legacy", True)),
+        legacy_active_again=bool(d.get("legacy_active_again", False)),
+        azure_plan_missing=bool(d.get("azure_plan_missing", False)),
         reason=d.get("reason"),
         error=ApiError(int(error[0]), error[1], str(error[2])) if error else None,
     )

@@ -37,6 +37,10 @@ class Customer:
     #: Whether the customer has the legacy MS-AZR-0145P subscription at all; a customer without
     #: one (only Microsoft 365, say) is refused eligibility with 403/900108.
     legacy: bool = True
+    #: The legacy subscription is active again after the upgrade (drift: ``legacy_active``).
+    legacy_active_again: bool = False
+    #: No Azure plan subscription is listed after the upgrade (drift: ``azure_plan_missing``).
+    azure_plan_missing: bool = False
 
 
 @dataclass(slots=True)

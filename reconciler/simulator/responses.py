@@ -195,7 +195,8 @@ def _subscription(sub_id: str, offer_id: str, name: str, state: str) -> dict[str
 
 
 def subscriptions(
-    customer_id: str, completed: Upgrade | None, *, legacy: bool = True
+    customer_id: str, completed: Upgrade | None, *, legacy: bool = True,
+    legacy_after: str = "suspended", plan: bool = True,
 ) -> list[dict[str, Any]]:
     """The legacy subscription (suspended once upgraded) and, after an upgrade, the plan.
 
@@ -205,13 +206,13 @@ def subscriptions(
     if not legacy:
         return [_subscription(str(uuid.uuid5(_SUBSCRIPTION_NS, f"{customer_id}:m365")),
                               M365_OFFER_ID, M365_OFFER_NAME, "active")]
-    legacy_state = "suspended" if completed else "active"
-    items = [
+    legacy_state = legacy_after if completed else "active"
+    items = [] if legacy_state == "hidden" else [
         _subscription(
             legacy_subscription_id(customer_id), LEGACY_OFFER_ID, SOURCE_PRODUCT_NAME, legacy_state
         )
     ]
-    if completed is not None:
+    if completed is not None and plan:
         items.append(
             _subscription(
                 plan_subscription_id(completed.id),

@@ -312,6 +312,17 @@ class World:
         self._changed()
         return gone
 
+    def set_end_state(self, customer_id: str, *, legacy_active: bool = False,
+                      plan_missing: bool = False) -> None:
+        """What the subscriptions show after the customer's upgrade: the MS-AZR-0145P
+        subscription active again, and/or no Azure plan (both False: the documented end)."""
+        key = normalize_id(customer_id)
+        with self._lock:
+            customer = self._state.customers[key]
+            self._state.customers[key] = replace(customer, legacy_active_again=legacy_active,
+                                                 azure_plan_missing=plan_missing)
+        self._changed()
+
     def record_poll(self, upgrade_id: str) -> Upgrade | None:
         """Count one status poll of the upgrade and return its up-to-date copy (None: unknown)."""
         with self._lock:

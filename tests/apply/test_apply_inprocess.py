@@ -148,6 +148,10 @@ def test_wait_polls_until_completed(fleet: Fleet) -> None:
     assert result.ok
     assert result.counts()["completed"] == 2
     assert {r.status for r in fleet.state().sorted_records()} == {RecordStatus.COMPLETED}
+    # --wait also checks the end state, so the next plan has nothing to record.
+    assert all(r.verified for r in fleet.state().sorted_records())
+    assert "verified: Azure plan" in result.outcomes[0].message
+    assert not fleet.prepare().plan.has_changes
 
 
 def test_a_stale_saved_plan_is_refused_before_any_call(fleet: Fleet) -> None:

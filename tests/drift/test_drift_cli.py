@@ -44,7 +44,7 @@ def completed(project: Project, n: int) -> str:
 def every_kind(project: Project) -> dict[int, str]:
     """One customer per drift kind, and one (8) that is fine. Returns n → expected kind."""
     world = project.sim.world
-    for n in range(1, 9):
+    for n in range(1, 11):
         world.ensure_customer(customer(n), f"Customer {n}")
     completed(project, 1)
     world.revert(customer(1))                                           # reverted
@@ -58,9 +58,13 @@ def every_kind(project: Project) -> dict[int, str]:
     slow = world.upgrade_out_of_band(customer(7))
     seed(project, 7, RecordStatus.IN_PROGRESS, slow, since=LONG_AGO)    # stuck
     completed(project, 8)
-    project.manifest(list(range(1, 9)))
+    completed(project, 9)
+    world.set_end_state(customer(9), legacy_active=True)                # legacy_active
+    completed(project, 10)
+    world.set_end_state(customer(10), plan_missing=True)                # azure_plan_missing
+    project.manifest(list(range(1, 11)))
     return {1: "reverted", 2: "failed", 3: "unknown_upgrade", 4: "foreign_upgrade",
-            6: "out_of_band", 7: "stuck"}
+            6: "out_of_band", 7: "stuck", 9: "legacy_active", 10: "azure_plan_missing"}
 
 
 def test_every_drift_kind_is_classified(project: Project) -> None:
@@ -70,7 +74,7 @@ def test_every_drift_kind_is_classified(project: Project) -> None:
     assert result.returncode == 2, result.stderr
     document = json.loads(result.stdout)
     assert list(validator_for("drift.schema.json").iter_errors(document)) == []
-    assert document["checked"] == 8
+    assert document["checked"] == 10
     kinds = {item["customer_id"]: item["kind"] for item in document["drift"]}
     assert kinds == {customer(n): kind for n, kind in expected.items()}
     reverted = next(i for i in document["drift"] if i["kind"] == "reverted")
@@ -96,13 +100,13 @@ def test_text_markdown_and_junit_outputs(project: Project) -> None:
     expected = every_kind(project)
     text = project.run("drift", "--junit-xml", "reports/drift.xml")
     assert text.returncode == 2
-    assert "Drift: 6 of 8 managed upgrades differ from state" in text.stdout
+    assert "Drift: 8 of 10 managed upgrades differ from state" in text.stdout
     suite = ET.parse(project.root / "reports" / "drift.xml").getroot().find("testsuite")
     assert suite is not None
     failures = suite.findall("testcase/failure")
     assert sorted(f.get("type") or "" for f in failures) == sorted(expected.values())
-    assert suite.get("tests") == "7"
-    assert suite.get("failures") == "6"
+    assert suite.get("tests") == "9"
+    assert suite.get("failures") == "8"
     md = project.run("drift", "--format", "markdown")
     assert md.returncode == 2
     assert md.stdout.startswith("<!-- partnercenter-reconciler:drift -->")

@@ -39,6 +39,12 @@ def every_kind_report() -> DriftReport:
         DriftItem(DriftKind.STUCK, key(6), "in_progress", "in_progress", UP,
                   "InProgress since 2026-11-20T09:00:00Z (5d), longer than the 24h threshold",
                   "Customer 6", "manifests/m.yaml:16"),
+        DriftItem(DriftKind.LEGACY_ACTIVE, key(7), "completed", "legacy_active", UP,
+                  f"upgrade {UP} reads Completed, but MS-AZR-0145P subscription s-7 is active "
+                  "again", "Customer 7", "manifests/m.yaml:17"),
+        DriftItem(DriftKind.AZURE_PLAN_MISSING, key(8), "completed", "azure_plan_missing", UP,
+                  f"upgrade {UP} reads Completed, but the customer has no active Azure plan "
+                  "subscription", "Customer 8", "manifests/m.yaml:18"),
     )
     return DriftReport(items, 120, NOW, LINEAGE, 7)
 
@@ -71,9 +77,9 @@ def test_junit_golden_and_shape() -> None:
     check_golden("every-kind.junit.xml", rendered)
     root = ET.fromstring(rendered.encode())
     cases = root.findall("testsuite/testcase")
-    assert len(cases) == 7
-    assert [c.find("failure") is not None for c in cases] == [True] * 6 + [False]
-    assert cases[-1].get("name") == "114 managed upgrades without drift"
+    assert len(cases) == 9
+    assert [c.find("failure") is not None for c in cases] == [True] * 8 + [False]
+    assert cases[-1].get("name") == "112 managed upgrades without drift"
 
 
 def test_junit_without_drift_has_one_passing_case() -> None:

@@ -10,10 +10,15 @@ from pathlib import Path
 
 from reconciler.backends import LocalBackend, LockInfo, StateRecorder
 from reconciler.model import UpgradeKey
-from reconciler.state import ErrorDetail, Record, RecordStatus
+from reconciler.state import ErrorDetail, Record, RecordStatus, Verification
 from tests.e2e.conftest import Project, customer
 
 STATE = Path(".reconciler/state.json")
+
+
+#: What a completed record holds once its end state was checked (an earlier plan's doing).
+VERIFIED = Verification(True, "2026-11-25T09:00:00Z", "Azure plan p active, 1 legacy "
+                        "subscription suspended", "p", (), ("l",))
 
 
 def seed_record(project: Project, n: int, status: RecordStatus, *,
@@ -27,6 +32,7 @@ def seed_record(project: Project, n: int, status: RecordStatus, *,
                         "InProgress" if status is RecordStatus.IN_PROGRESS else None,
                         f"manifests/wave-1.yaml:{n}", f"Customer {n}", stamp, stamp,
                         error=ErrorDetail("x", "boom") if status is RecordStatus.FAILED
+                        else None, verification=VERIFIED if status is RecordStatus.COMPLETED
                         else None))
     recorder.flush()
     backend.unlock(lock.id)
