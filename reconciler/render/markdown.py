@@ -8,6 +8,7 @@ how many. :func:`fit` is the shared machinery; :func:`render` is the plan's comm
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -140,3 +141,37 @@ def render(plan: Plan, *, max_chars: int = MAX_CHARS) -> str:
     foot = [f"<sub>{state_stamp(plan.lineage, plan.serial)} · "
             f"manifests `{plan.manifest_digest[:19]}…` · {plan.created_at}</sub>"]
     return fit(head, tables, foot, max_chars=max_chars, full="the full plan")
+
+
+#: C0 and C1 control characters other than tab and newline: nothing a reader needs, and a
+#: terminal escape sequence copied into a comment is noise at best.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def _fence(text: str) -> str:
+    """A backtick fence longer than any backtick run in ``text``, so nothing in it can close
+    the block (CommonMark): inside, links, images, mentions and HTML are inert."""
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    return "`" * max(3, longest + 1)
+
+
+def failure(marker: str, heading: str, lead: str, error: str, *,
+            max_chars: int = MAX_CHARS) -> str:
+    """The comment for a command that failed: ``lead``, then ``error`` verbatim in a code block
+    (so every ``path:line`` stays as printed), cut at a line when it would pass ``max_chars``."""
+    head = [marker, f"### {heading}", "", f"**{lead}**", ""]
+    lines = _CONTROL.sub("", error).rstrip("\n").split("\n")
+    budget = max_chars - _size(head) - _RESERVE
+    kept: list[str] = []
+    for line in lines:
+        if _size(kept) + len(line) + 1 > budget:
+            break
+        kept.append(line)
+    left_out = len(lines) - len(kept)
+    fence = _fence("\n".join(kept))
+    body = [*head, f"{fence}text", *kept, fence, ""]
+    if left_out:
+        body += [f"_{left_out} more lines left out to keep this comment under GitHub's size "
+                 "limit; see the job log._", ""]
+    body.append("<sub>exit code 1 · the job log has the whole output</sub>")
+    return "\n".join(body) + "\n"
