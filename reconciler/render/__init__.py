@@ -12,25 +12,27 @@ if TYPE_CHECKING:
 FORMATS = ("text", "json", "markdown")
 
 
-def plan_as(plan: Plan, fmt: str, *, color: bool = False) -> str:
-    """The plan in one of :data:`FORMATS`."""
+def plan_as(plan: Plan, fmt: str, *, color: bool = False,
+            details_url: str | None = None) -> str:
+    """The plan in one of :data:`FORMATS` (markdown links to ``details_url`` when given)."""
     from reconciler.render import json, markdown, text
 
     if fmt == "json":
         return json.render(plan)
     if fmt == "markdown":
-        return markdown.render(plan)
+        return markdown.render(plan, details_url=details_url)
     return text.render(plan, color=color)
 
 
-def drift_as(report: DriftReport, fmt: str, *, color: bool = False) -> str:
-    """The drift report in one of :data:`FORMATS`."""
+def drift_as(report: DriftReport, fmt: str, *, color: bool = False,
+             details_url: str | None = None) -> str:
+    """The drift report in one of :data:`FORMATS` (markdown links to ``details_url``)."""
     from reconciler.render import drift
 
     if fmt == "json":
         return drift.render_json(report)
     if fmt == "markdown":
-        return drift.render_markdown(report)
+        return drift.render_markdown(report, details_url=details_url)
     return drift.render_text(report, color=color)
 
 
