@@ -26,7 +26,7 @@ TOKEN = "ghs_fake-token-for-tests"
 PULL_REQUEST = 7
 
 
-def base_env(tmp_path: Path) -> dict[str, str]:
+def base_env() -> dict[str, str]:
     """This process's environment less anything CI- or reconciler-specific, plus the
     substitutions that make the examples run offline."""
     base = {k: v for k, v in os.environ.items()
@@ -61,7 +61,7 @@ def github_job(workspace: Path, fake_github: FakeGitHub) -> Job:
     """A job of a pull-request run on a runner, its API pointed at the fake GitHub."""
     temp = workspace.parent / "runner-temp"
     temp.mkdir()
-    env = {**base_env(workspace.parent), "GITHUB_ACTIONS": "true", "RUNNER_TEMP": str(temp),
+    env = {**base_env(), "GITHUB_ACTIONS": "true", "RUNNER_TEMP": str(temp),
            "GITHUB_WORKSPACE": str(workspace), "GITHUB_REPOSITORY": REPOSITORY,
            "GITHUB_API_URL": fake_github.url, "GITHUB_SERVER_URL": "https://github.com",
            "GITHUB_RUN_ID": "4242", "GITHUB_STEP_SUMMARY": str(temp / "step-summary.md")}

@@ -211,3 +211,22 @@ def test_an_unknown_command_fails_the_action(github_job: Job) -> None:
     assert outcome == "failure"
     assert "The input 'command' must be plan, apply or drift." in log
     assert outputs["exit-code"] == ""
+
+
+def test_a_plan_too_long_for_a_comment_links_to_the_artifact_and_the_log_keeps_it_all(
+        github_job: Job, fake_github: FakeGitHub, workspace: Path) -> None:
+    ids = [f"00000000-0000-4000-8000-{n:012d}" for n in range(1, 401)]
+    lines = ["apiVersion: reconciler/v1", "kind: ProductUpgrades", "metadata:", "  name: big",
+             "spec:", "  productFamily: Azure", "  customers:"]
+    for n, customer in enumerate(ids):
+        lines += [f"    - id: {customer}", f"      name: Customer {n} {'with a long name ' * 7}"]
+    (workspace / "manifests" / "big.yaml").write_text("\n".join(lines) + "\n")
+    outcome, outputs, log = run(github_job, command="plan")
+    assert (outcome, outputs["exit-code"]) == ("success", "2"), log[-3000:]
+    (body,) = plan_comments(fake_github)
+    assert len(body) < 65_536
+    assert "rows left out to keep this comment under GitHub's size limit; see " \
+        f"[the full plan]({outputs['artifact-url']})" in body
+    assert all(customer in log for customer in ids)  # the job log has the whole text plan
+    text = (workspace / "artifacts" / "reconciler-plan" / "plan.txt").read_text()
+    assert all(customer in text for customer in ids)

@@ -116,7 +116,7 @@ def forget_first_customer(root: Path, env: dict[str, str]) -> str:
 
 
 def test_the_azure_pipelines_run_against_the_simulator(workspace: Path) -> None:
-    env = {**base_env(workspace), "TF_BUILD": "True", "AGENT_TEMPDIRECTORY": str(workspace)}
+    env = {**base_env(), "TF_BUILD": "True", "AGENT_TEMPDIRECTORY": str(workspace)}
     runner = AzureRunner(workspace, env)
     plan = runner.run_pipeline("plan.yml")
     assert runner.exit_code(plan) == "2"  # changes: every example customer is to be upgraded
