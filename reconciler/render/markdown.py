@@ -178,7 +178,8 @@ def failure(marker: str, heading: str, lead: str, error: str, *,
     budget = max_chars - _size(head) - _RESERVE
     kept: list[str] = []
     for line in lines:
-        if _size(kept) + len(line) + 1 > budget:
+        budget -= len(line) + 1
+        if budget < 0:
             break
         kept.append(line)
     left_out = len(lines) - len(kept)
