@@ -18,6 +18,7 @@ from reconciler import __version__
 from reconciler.cli.apply import apply
 from reconciler.cli.discover import discover_command
 from reconciler.cli.drift import drift_command
+from reconciler.cli.failed import print_markdown_failure
 from reconciler.cli.importing import import_command
 from reconciler.cli.logs import configure_logging
 from reconciler.cli.plan import plan, show
@@ -144,7 +145,7 @@ def run(argv: list[str] | None = None) -> int:
         return exc.exit_code
     except click.UsageError as exc:
         exc.show()
-        return 1
+        return _failed(args, f"Error: {exc.format_message()}")
     except click.exceptions.Abort as exc:
         if isinstance(exc.__cause__ or exc.__context__, KeyboardInterrupt):
             click.echo("Interrupted.", err=True)
@@ -153,7 +154,7 @@ def run(argv: list[str] | None = None) -> int:
         return 1
     except click.ClickException as exc:
         exc.show()
-        return 1
+        return _failed(args, f"Error: {exc.format_message()}")
     except ReconcilerError as exc:
         return _report(exc, args, exc.message, exc.hint)
     except PartnerCenterError as exc:
@@ -175,9 +176,14 @@ def run(argv: list[str] | None = None) -> int:
 def _report(exc: BaseException, args: list[str], message: str, hint: str) -> int:
     if _verbosity(args) >= 2:
         traceback.print_exception(exc, file=sys.stderr)
-    click.echo(f"Error: {message}", err=True)
-    if hint:
-        click.echo(hint, err=True)
+    error = f"Error: {message}" + (f"\n{hint}" if hint else "")
+    click.echo(error, err=True)
+    return _failed(args, error)
+
+
+def _failed(args: list[str], error: str) -> int:
+    """Exit code 1, after the markdown body cli.md asks of a failed ``--format markdown``."""
+    print_markdown_failure(cli, args, error)
     return 1
 
 

@@ -6,7 +6,9 @@ Commands take the resolved :class:`~reconciler.settings.Settings` with ``@click.
 
 from __future__ import annotations
 
+import re
 import sys
+import urllib.parse
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
@@ -77,6 +79,35 @@ def format_option(func: F) -> F:
                         show_default=True,
                         help="text for people, json for scripts (the saved-plan format), markdown "
                              "for pull-request comments.")(func)
+
+
+#: What a URL may hold (RFC 3986's characters, a sane length): anything else would have to be
+#: escaped to stay one markdown link, and is more likely a pasted mistake.
+_URL = re.compile(r"[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]{1,2000}")
+
+
+def parse_details_url(ctx: click.Context, param: click.Parameter,
+                      value: str | None) -> str | None:
+    """Click callback accepting an http(s) URL without user information (a credential in it
+    would be printed in every comment)."""
+    if value is None:
+        return None
+    parts = urllib.parse.urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname or "@" in parts.netloc \
+            or not _URL.fullmatch(value):
+        raise click.BadParameter(
+            "expected an http(s) URL without user name or password, such as "
+            "https://github.com/OWNER/REPO/actions/runs/1/artifacts/2.", ctx, param)
+    return value
+
+
+def details_url_option(func: F) -> F:
+    """``--details-url URL``: where the markdown says the full output is."""
+    return click.option("--details-url", "details_url", metavar="URL", default=None,
+                        callback=parse_details_url,
+                        help="Markdown output (stdout and the CI run summary) links here for "
+                             "the full output, e.g. the workflow artifact holding it; a comment "
+                             "too long for every row says so there.")(func)
 
 
 def use_color(settings: Settings) -> bool:

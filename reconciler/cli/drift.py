@@ -13,6 +13,7 @@ import click
 from reconciler import ci, drift, refresh, workflow
 from reconciler.cli.ci import active, emit, manifest_errors_annotated, no_ci_option, summarize
 from reconciler.cli.common import (
+    details_url_option,
     format_option,
     lock_options,
     manifests,
@@ -38,6 +39,7 @@ def _annotations(report: DriftReport) -> list[ci.Annotation]:
 @click.command("drift")
 @manifests_option
 @format_option
+@details_url_option
 @click.option("--junit-xml", "junit_xml", type=click.Path(path_type=Path), default=None,
               metavar="FILE", help="Also write a JUnit report: one failed case per drifted "
                                    "customer.")
@@ -50,8 +52,9 @@ def _annotations(report: DriftReport) -> list[ci.Annotation]:
 @no_ci_option
 @click.pass_obj
 def drift_command(settings: Settings, manifest_paths: tuple[Path, ...], fmt: str,
-                  junit_xml: Path | None, threshold: float, parallelism: int | None,
-                  lock_timeout: float, no_lock: bool, no_ci: bool) -> int:
+                  details_url: str | None, junit_xml: Path | None, threshold: float,
+                  parallelism: int | None, lock_timeout: float, no_lock: bool,
+                  no_ci: bool) -> int:
     """Report where Partner Center differs from recorded state.
 
     Re-reads every managed upgrade, completed ones too. Exit 0 when Partner Center matches
@@ -70,8 +73,10 @@ def drift_command(settings: Settings, manifest_paths: tuple[Path, ...], fmt: str
     if junit_xml is not None:
         junit_xml.parent.mkdir(parents=True, exist_ok=True)
         junit_xml.write_text(junit.render(report), encoding="utf-8")
-    click.echo(drift_as(report, fmt, color=use_color(settings)), nl=False)
+    click.echo(drift_as(report, fmt, color=use_color(settings), details_url=details_url),
+               nl=False)
     if system is not None:
         emit(ci.error_lines(system, _annotations(report)))
-        summarize(system, lambda: render_drift.render_markdown(report), "drift")
+        summarize(system, lambda: render_drift.render_markdown(report, details_url=details_url),
+                  "drift")
     return 2 if report.has_drift else 0

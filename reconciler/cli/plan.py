@@ -9,6 +9,7 @@ import click
 from reconciler import planfile, workflow
 from reconciler.cli.ci import active, manifest_errors_annotated, no_ci_option, summarize
 from reconciler.cli.common import (
+    details_url_option,
     format_option,
     lock_options,
     manifests,
@@ -28,6 +29,7 @@ from reconciler.settings import Settings
 @click.option("--out", "out", type=click.Path(path_type=Path), default=None,
               help="Save the plan to FILE for a later 'apply FILE'.")
 @format_option
+@details_url_option
 @click.option("--detailed-exitcode", is_flag=True, default=False,
               help="Exit 2 when the plan has changes (0: none, 1: error).")
 @click.option("--refresh/--no-refresh", default=True, show_default=True,
@@ -40,7 +42,7 @@ from reconciler.settings import Settings
 @no_ci_option
 @click.pass_obj
 def plan(settings: Settings, manifest_paths: tuple[Path, ...], out: Path | None, fmt: str,
-         detailed_exitcode: bool, refresh: bool, targets: tuple[str, ...],
+         details_url: str | None, detailed_exitcode: bool, refresh: bool, targets: tuple[str, ...],
          parallelism: int | None, lock_timeout: float, no_lock: bool, no_ci: bool) -> int:
     """Show what apply would do. Never changes Partner Center or state."""
     system = active(settings, no_ci)
@@ -54,18 +56,21 @@ def plan(settings: Settings, manifest_paths: tuple[Path, ...], out: Path | None,
     result = workflow.make_plan(inputs, options.targets)
     if out is not None:
         planfile.write(result, out)
-    click.echo(plan_as(result, fmt, color=use_color(settings)), nl=False)
+    click.echo(plan_as(result, fmt, color=use_color(settings), details_url=details_url),
+               nl=False)
     if out is not None and fmt == "text":
         click.echo(f"\nSaved the plan to {out}. To carry it out: reconciler apply {out}")
-    summarize(system, lambda: markdown.render(result), "plan")
+    summarize(system, lambda: markdown.render(result, details_url=details_url), "plan")
     return 2 if detailed_exitcode and result.has_changes else 0
 
 
 @click.command()
 @click.argument("plan_file", type=click.Path(path_type=Path))
 @format_option
+@details_url_option
 @click.pass_obj
-def show(settings: Settings, plan_file: Path, fmt: str) -> int:
+def show(settings: Settings, plan_file: Path, fmt: str, details_url: str | None) -> int:
     """Render a saved plan."""
-    click.echo(plan_as(planfile.read(plan_file), fmt, color=use_color(settings)), nl=False)
+    click.echo(plan_as(planfile.read(plan_file), fmt, color=use_color(settings),
+                       details_url=details_url), nl=False)
     return 0

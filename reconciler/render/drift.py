@@ -103,8 +103,10 @@ def _md_counts(report: DriftReport) -> list[str]:
     return lines
 
 
-def render_markdown(report: DriftReport, *, max_chars: int = MAX_CHARS) -> str:
-    """The drift report as a comment or issue body no longer than ``max_chars``."""
+def render_markdown(report: DriftReport, *, max_chars: int = MAX_CHARS,
+                    details_url: str | None = None) -> str:
+    """The drift report as a comment or issue body no longer than ``max_chars``, linking to
+    ``details_url`` for the full report when given."""
     head = [MARKER, "### reconciler drift", "", f"**{summary_line(report)}**", ""]
     if report.has_drift:
         head += [*_md_counts(report), ""]
@@ -115,4 +117,5 @@ def render_markdown(report: DriftReport, *, max_chars: int = MAX_CHARS) -> str:
                     f"{kind.value} rows")
               for kind in DriftKind]
     foot = [f"<sub>{state_stamp(report.lineage, report.serial)} · {report.created_at}</sub>"]
-    return fit(head, tables, foot, max_chars=max_chars, full="the full drift report")
+    return fit(head, tables, foot, max_chars=max_chars, full="the full drift report",
+               details_url=details_url)

@@ -8,6 +8,7 @@ how many. :func:`fit` is the shared machinery; :func:`render` is the plan's comm
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -58,8 +59,16 @@ def _size(lines: Sequence[str]) -> int:
     return sum(len(line) + 1 for line in lines)
 
 
-def _section(table: Table, budget: int, full: str) -> tuple[list[str], int]:
-    """A table's lines within ``budget`` characters, and how many rows were left out."""
+def link(text: str, url: str) -> str:
+    """A markdown link to ``url`` (an http(s) URL, checked by the CLI): parentheses and spaces
+    are percent-encoded, as either would end the link early."""
+    target = url.replace("(", "%28").replace(")", "%29").replace(" ", "%20")
+    return f"[{text}]({target})"
+
+
+def _section(table: Table, budget: int, where: str) -> tuple[list[str], int]:
+    """A table's lines within ``budget`` characters, and how many rows were left out;
+    ``where`` says where the rest is ("the full plan in the job log", or a link)."""
     header = [row(*table.columns), "|" + "---|" * len(table.columns)]
     title = f"{table.title} ({len(table.rows)})"
     folded = len(table.rows) > FOLD_AFTER
@@ -67,7 +76,7 @@ def _section(table: Table, budget: int, full: str) -> tuple[list[str], int]:
         else [f"#### {title}", ""]
     closing = ["", "</details>"] if folded else []
     lines = [*opening, *header]
-    used = _size(lines + closing) + 80
+    used = _size(lines + closing) + 80 + len(where)
     kept = 0
     for line in table.rows:
         if used + len(line) + 1 > budget:
@@ -78,25 +87,27 @@ def _section(table: Table, budget: int, full: str) -> tuple[list[str], int]:
     left_out = len(table.rows) - kept
     if left_out:
         lines.append(f"\n_{left_out} more {table.noun} left out to keep this comment "
-                     f"under GitHub's size limit; see {full} in the job log._")
+                     f"under GitHub's size limit; see {where}._")
     return [*lines, *closing, ""], left_out
 
 
 def fit(head: list[str], tables: Sequence[Table], foot: list[str], *, max_chars: int,
-        full: str) -> str:
+        full: str, details_url: str | None = None) -> str:
     """Join head, tables and foot into a comment of at most ``max_chars`` characters.
 
     Tables are cut (never the head or foot) and the comment says how many rows were left out;
-    ``full`` names where the complete output is (e.g. "the full plan").
+    ``full`` names the complete output (e.g. "the full plan"): a link to ``details_url`` when
+    given (e.g. the workflow artifact holding it), else "in the job log".
     """
+    where = link(full, details_url) if details_url else f"{full} in the job log"
     lines = list(head)
-    used = _size(lines)
+    used = _size(lines) + len(where)
     omitted = 0
     shown = [table for table in tables if table.rows]
     for index, table in enumerate(shown):
         # Keep room for a one-line note for every table still to come.
-        budget = max_chars - used - _RESERVE - _NOTE * (len(shown) - index - 1)
-        section, left_out = _section(table, max(0, budget), full)
+        budget = max_chars - used - _RESERVE - (_NOTE + len(where)) * (len(shown) - index - 1)
+        section, left_out = _section(table, max(0, budget), where)
         if _size(section) > budget or left_out == len(table.rows):
             left_out = len(table.rows)
             section = [f"_{table.title}: all {left_out} {table.noun} left out to keep this "
@@ -105,7 +116,9 @@ def fit(head: list[str], tables: Sequence[Table], foot: list[str], *, max_chars:
         lines += section
         used += _size(section)
     if omitted:
-        lines.append(f"_{omitted} rows in all were left out of this comment._")
+        lines += [f"_{omitted} rows in all were left out of this comment; see {where}._", ""]
+    elif details_url:
+        lines += [f"See {where}.", ""]
     lines += foot
     text = "\n".join(lines) + "\n"
     # The budget above is exact for rows; this guards the cap against an oversized head/foot.
@@ -125,8 +138,9 @@ def _counts(plan: Plan) -> list[str]:
     return lines
 
 
-def render(plan: Plan, *, max_chars: int = MAX_CHARS) -> str:
-    """The plan as a pull-request comment no longer than ``max_chars``."""
+def render(plan: Plan, *, max_chars: int = MAX_CHARS, details_url: str | None = None) -> str:
+    """The plan as a pull-request comment no longer than ``max_chars``, linking to
+    ``details_url`` for the full plan when given."""
     head = [MARKER, "### reconciler plan", "", f"**{summary_line(plan)}**", ""]
     if not plan.refreshed:
         head += ["> Refresh was off: Partner Center was not consulted.", ""]
@@ -139,4 +153,40 @@ def render(plan: Plan, *, max_chars: int = MAX_CHARS) -> str:
               for action in Action if action.facts.listed]
     foot = [f"<sub>{state_stamp(plan.lineage, plan.serial)} · "
             f"manifests `{plan.manifest_digest[:19]}…` · {plan.created_at}</sub>"]
-    return fit(head, tables, foot, max_chars=max_chars, full="the full plan")
+    return fit(head, tables, foot, max_chars=max_chars, full="the full plan",
+               details_url=details_url)
+
+
+#: C0 and C1 control characters other than tab and newline: nothing a reader needs, and a
+#: terminal escape sequence copied into a comment is noise at best.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def _fence(text: str) -> str:
+    """A backtick fence longer than any backtick run in ``text``, so nothing in it can close
+    the block (CommonMark): inside, links, images, mentions and HTML are inert."""
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    return "`" * max(3, longest + 1)
+
+
+def failure(marker: str, heading: str, lead: str, error: str, *,
+            max_chars: int = MAX_CHARS) -> str:
+    """The comment for a command that failed: ``lead``, then ``error`` verbatim in a code block
+    (so every ``path:line`` stays as printed), cut at a line when it would pass ``max_chars``."""
+    head = [marker, f"### {heading}", "", f"**{lead}**", ""]
+    lines = _CONTROL.sub("", error).rstrip("\n").split("\n")
+    budget = max_chars - _size(head) - _RESERVE
+    kept: list[str] = []
+    for line in lines:
+        budget -= len(line) + 1
+        if budget < 0:
+            break
+        kept.append(line)
+    left_out = len(lines) - len(kept)
+    fence = _fence("\n".join(kept))
+    body = [*head, f"{fence}text", *kept, fence, ""]
+    if left_out:
+        body += [f"_{left_out} more lines left out to keep this comment under GitHub's size "
+                 "limit; see the job log._", ""]
+    body.append("<sub>exit code 1 · the job log has the whole output</sub>")
+    return "\n".join(body) + "\n"

@@ -1,32 +1,30 @@
 """The example pipelines in examples/ci cannot rot: every step that calls ``reconciler`` is run.
 
-Each pipeline's YAML is parsed; the steps whose script (GitHub ``run:``, Azure ``script:``,
-``bash:`` or an AzureCLI@2 ``inlineScript``) invokes ``reconciler`` are executed in order with
-bash, in a copy of the repository's manifests and the example ``reconciler.yaml``, with the
-environment the pipeline gives them. Two documented substitutions make them run here:
-``RECONCILER_SIMULATE=1`` (the embedded simulator instead of Partner Center, so no credentials)
-and ``RECONCILER_STATE`` (a local state file instead of the example's Azure Blob container).
+GitHub workflows run through a small runner (``tests/ci/github_actions.py``): their steps that
+call ``reconciler`` and every step of this repository's action, which they use. Azure
+Pipelines files are parsed here: the steps whose script (``script:``, ``bash:`` or an
+AzureCLI@2 ``inlineScript``) invokes ``reconciler`` are executed in order with bash, with the
+environment the pipeline gives them. Both run in a copy of the repository's manifests and the
+example ``reconciler.yaml``, with the substitutions ``tests/ci/conftest.py`` documents
+(the simulator instead of Partner Center, a local state file instead of Azure Blob Storage).
 Steps that only talk to GitHub, Azure DevOps or Key Vault are not run.
 """
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 import subprocess
-import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
 
-ROOT = Path(__file__).parents[2]
-EXAMPLES = ROOT / "examples" / "ci"
-CALLS_RECONCILER = re.compile(r"(?:^|[\s;&|(`])reconciler\s", re.M)
+from tests.ci.conftest import EXAMPLES, PULL_REQUEST, ROOT, base_env
+from tests.ci.fake_github import FakeGitHub
+from tests.ci.github_actions import CALLS_RECONCILER, Job, run_job
+
 #: Values the CI system fills in at run time (secrets, variables): not available here.
 EXPRESSION = re.compile(r"\$\{\{|\$\(")
 
@@ -80,95 +78,117 @@ def reconciler_steps(path: Path) -> list[Step]:
 
 
 @dataclass
-class Runner:
-    """Runs pipeline steps as the CI system would, against the simulator."""
+class AzureRunner:
+    """Runs Azure Pipelines steps as the agent would, against the simulator."""
 
     root: Path
-    system: str
     env: dict[str, str]
 
     def run_pipeline(self, name: str) -> list[subprocess.CompletedProcess[str]]:
-        found = reconciler_steps(EXAMPLES / self.system / name)
-        assert found, f"{self.system}/{name} has no step that calls reconciler"
+        found = reconciler_steps(EXAMPLES / "azure-pipelines" / name)
+        assert found, f"azure-pipelines/{name} has no step that calls reconciler"
         results = []
         for step in found:
-            shell = ["bash", "--noprofile", "--norc"]
-            if self.system == "github":  # GitHub's default shell for run: steps
-                shell += ["-eo", "pipefail"]
-            result = subprocess.run([*shell, "-c", step.script], cwd=self.root,
-                                    env={**self.env, **step.env}, capture_output=True,
-                                    text=True, timeout=180, check=False)
-            assert result.returncode == 0, (self.system, name, step.name, result.stdout,
-                                            result.stderr)
+            result = subprocess.run(["bash", "--noprofile", "--norc", "-c", step.script],
+                                    cwd=self.root, env={**self.env, **step.env},
+                                    capture_output=True, text=True, timeout=180, check=False)
+            assert result.returncode == 0, (name, step.name, result.stdout, result.stderr)
             results.append(result)
         return results
 
-    def exit_code(self, results: list[subprocess.CompletedProcess[str]]) -> str:
+    @staticmethod
+    def exit_code(results: list[subprocess.CompletedProcess[str]]) -> str:
         """The reconciler exit code the last step handed to later steps."""
-        if self.system == "github":
-            outputs = (self.root / "github-output").read_text().splitlines()
-            return [line for line in outputs if line.startswith("exit-code=")][-1][10:]
         found = re.findall(r"##vso\[task\.setvariable variable=exitCode;isOutput=true\](\d)",
                            results[-1].stdout)
         return str(found[-1])
 
 
-@pytest.fixture(params=["github", "azure-pipelines"])
-def runner(request: pytest.FixtureRequest, tmp_path: Path) -> Runner:
-    shutil.copytree(ROOT / "manifests", tmp_path / "manifests")
-    shutil.copy(EXAMPLES / "reconciler.yaml", tmp_path / "reconciler.yaml")
-    base = {k: v for k, v in os.environ.items()
-            if not k.startswith(("RECONCILER_", "PARTNER_CENTER_", "GITHUB_", "TF_BUILD",
-                                 "AGENT_", "RUNNER_"))}
-    env = {**base, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{base.get('PATH', '')}",
-           "RECONCILER_SIMULATE": "1", "RECONCILER_STATE": ".reconciler/state.json",
-           "RECONCILER_SIMULATE_COMPLETION": "0", "NO_COLOR": "1"}
-    if request.param == "github":
-        env.update({"GITHUB_ACTIONS": "true", "GITHUB_OUTPUT": str(tmp_path / "github-output"),
-                    "GITHUB_ENV": str(tmp_path / "github-env"), "RUNNER_TEMP": str(tmp_path),
-                    "GITHUB_STEP_SUMMARY": str(tmp_path / "step-summary.md")})
-    else:
-        env.update({"TF_BUILD": "True", "AGENT_TEMPDIRECTORY": str(tmp_path)})
-    return Runner(tmp_path, str(request.param), env)
+def forget_first_customer(root: Path, env: dict[str, str]) -> str:
+    """Forget one customer behind the tool's back: its upgrade is now out of band, i.e. drift,
+    which a pipeline must hand on (exit code 2) without failing its drift step."""
+    customers = yaml.safe_load((ROOT / "manifests" / "emea-wave-1.yaml").read_text())
+    first = str(customers["spec"]["customers"][0]["id"])
+    removed = subprocess.run(["reconciler", "state", "rm", first], cwd=root, env=env,
+                             capture_output=True, text=True, check=False)
+    assert removed.returncode == 0, removed.stderr
+    return first
 
 
-def test_every_example_pipeline_runs_against_the_simulator(runner: Runner) -> None:
+def test_the_azure_pipelines_run_against_the_simulator(workspace: Path) -> None:
+    env = {**base_env(), "TF_BUILD": "True", "AGENT_TEMPDIRECTORY": str(workspace)}
+    runner = AzureRunner(workspace, env)
     plan = runner.run_pipeline("plan.yml")
     assert runner.exit_code(plan) == "2"  # changes: every example customer is to be upgraded
-    assert (runner.root / "plan.md").read_text().startswith(
+    assert (workspace / "plan.md").read_text().startswith(
         "<!-- partnercenter-reconciler:plan -->")
 
     runner.run_pipeline("apply.yml")
-    assert (runner.root / ".reconciler" / "state.json").exists()
+    assert (workspace / ".reconciler" / "state.json").exists()
 
     clean = runner.run_pipeline("drift.yml")
     assert runner.exit_code(clean) == "0"
-    assert (runner.root / "reports" / "drift.xml").exists()
+    assert (workspace / "reports" / "drift.xml").exists()
 
-    # Forget one customer behind the tool's back: its upgrade is now out of band, i.e. drift,
-    # which the pipeline must hand on (exit code 2) without failing the drift step itself.
-    customer = yaml.safe_load((ROOT / "manifests" / "emea-wave-1.yaml").read_text())
-    first = customer["spec"]["customers"][0]["id"]
-    removed = subprocess.run(["reconciler", "state", "rm", first], cwd=runner.root,
-                             env=runner.env, capture_output=True, text=True, check=False)
-    assert removed.returncode == 0, removed.stderr
+    first = forget_first_customer(workspace, env)
     drifted = runner.run_pipeline("drift.yml")
     assert runner.exit_code(drifted) == "2"
-    assert first in (runner.root / "drift.md").read_text()
-    if runner.system == "github":
-        assert "<!-- partnercenter-reconciler:drift -->" in \
-            (runner.root / "step-summary.md").read_text()
-    else:
-        assert "##vso[task.uploadsummary]" in drifted[-1].stderr
+    assert first in (workspace / "drift.md").read_text()
+    assert "##vso[task.uploadsummary]" in drifted[-1].stderr
+
+
+def run_workflow(job: Job, name: str) -> tuple[dict[str, dict[str, str]], str]:
+    """Run the one job of examples/ci/github/NAME; its steps' outputs and its log."""
+    before = len(job.log)
+    workflow = EXAMPLES / "github" / name
+    (job_name,) = yaml.safe_load(workflow.read_text())["jobs"]
+    scope = run_job(job, workflow, job_name)
+    log = "\n".join(f"--- {r.name}: {r.outcome}\n{r.stdout}{r.stderr}"
+                    for r in job.log[before:])
+    assert not scope.failed, log
+    return {step: value["outputs"] for step, value in scope.steps.items()}, log
+
+
+def test_the_github_workflows_run_against_the_simulator(github_job: Job, workspace: Path,
+                                                        fake_github: FakeGitHub) -> None:
+    fake_github.add(PULL_REQUEST, "Looks good to me.")
+    outputs, log = run_workflow(github_job, "plan.yml")
+    assert outputs["plan"]["exit-code"] == "2"  # changes: every example customer is new
+    assert "Plan: 6 to create" in log  # the job log keeps the full text plan
+    comments = [c["body"] for c in fake_github.comments[PULL_REQUEST]]
+    assert len(comments) == 2
+    assert comments[1].startswith("<!-- partnercenter-reconciler:plan -->")
+    url = "https://github.com/contoso/partner-manifests/actions/runs/4242/artifacts/1"
+    assert f"See [the full plan]({url})." in comments[1]
+    artifact = workspace / "artifacts" / "reconciler-plan"
+    assert sorted(p.name for p in artifact.iterdir()) == ["plan.json", "plan.md", "plan.txt"]
+
+    outputs, log = run_workflow(github_job, "apply.yml")
+    assert (workspace / ".reconciler" / "state.json").exists()
+    assert "Apply complete" in log
+    assert (workspace / "artifacts" / "reconciler-apply" / "plan.json").exists()
+
+    outputs, _ = run_workflow(github_job, "drift.yml")
+    assert outputs["drift"]["exit-code"] == "0"
+    assert Path(outputs["drift"]["junit-file"]).exists()
+
+    first = forget_first_customer(workspace, github_job.env)
+    outputs, _ = run_workflow(github_job, "drift.yml")
+    assert outputs["drift"]["exit-code"] == "2"
+    assert first in Path(outputs["drift"]["markdown-file"]).read_text()
+    assert "<!-- partnercenter-reconciler:drift -->" in \
+        Path(github_job.env["GITHUB_STEP_SUMMARY"]).read_text()
 
 
 def test_the_examples_are_complete() -> None:
     for system in ("github", "azure-pipelines"):
         names = sorted(p.name for p in (EXAMPLES / system).glob("*.yml"))
         assert names == ["apply.yml", "drift.yml", "plan.yml"]
-        for name in names:
-            assert reconciler_steps(EXAMPLES / system / name), (system, name)
-    github_plan = (EXAMPLES / "github" / "plan.yml").read_text()
-    assert "<!-- partnercenter-reconciler:plan -->" in github_plan  # updated in place
+    for name in ("apply.yml", "drift.yml", "plan.yml"):
+        assert reconciler_steps(EXAMPLES / "azure-pipelines" / name), name
+        workflow = yaml.safe_load((EXAMPLES / "github" / name).read_text())
+        uses = [step.get("uses", "") for job in workflow["jobs"].values()
+                for step in job["steps"]]
+        assert "partnercenter-reconciler/partnercenter-reconciler@v1" in uses, name
     apply = yaml.safe_load((EXAMPLES / "github" / "apply.yml").read_text())
     assert apply["concurrency"] == {"group": "reconciler-apply", "cancel-in-progress": False}

@@ -121,3 +121,24 @@ def test_bad_plan_files_are_refused(tmp_path: Path, content: str, message: str) 
 def test_missing_plan_file(tmp_path: Path) -> None:
     with pytest.raises(PlanError, match="Cannot read the plan file"):
         planfile.read(tmp_path / "missing.json")
+
+
+def test_a_capped_comment_links_to_the_full_plan_when_given_its_url() -> None:
+    numbers = range(1, 20_001)
+    eligibility = {key(n): SeenEligibility(True, reason="x" * 40) for n in numbers}
+    plan = make(desired(*numbers), None, Observed(MappingProxyType(eligibility), refreshed=True),
+                created_at=NOW)
+    url = "https://github.com/o/r/actions/runs/1/artifacts/2?x=(y)"
+    rendered = markdown.render(plan, details_url=url)
+    assert len(rendered) < 65_536
+    target = "[the full plan](https://github.com/o/r/actions/runs/1/artifacts/2?x=%28y%29)"
+    assert f"see {target}._" in rendered
+    assert "in the job log" not in rendered
+    assert "in the job log" in markdown.render(plan)  # without a URL, the log has it
+
+
+def test_an_uncapped_comment_still_links_to_the_full_plan() -> None:
+    rendered = markdown.render(every_action_plan(), details_url="https://example.test/plan")
+    assert "See [the full plan](https://example.test/plan).\n\n<sub>" in rendered
+    assert rendered.replace("See [the full plan](https://example.test/plan).\n\n", "") == \
+        markdown.render(every_action_plan())
