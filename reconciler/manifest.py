@@ -8,16 +8,20 @@ with jsonschema; line numbers come from the node tree that is already in memory.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import cast
 
+import jsonschema
+
 from reconciler.errors import ManifestError
 from reconciler.model import Desired, DesiredUpgrade, SourceLocation, UpgradeKey, canonical_family
-from reconciler.schemacheck import schema_problems, validator_for
+from reconciler.schemacheck import build_validator, load_schema, schema_problems
 from reconciler.yamlsafe import JSON, Document, Problem, load_documents, locate, problem_at
 
 MAX_FILE_BYTES = 50 * 1024 * 1024
@@ -129,6 +133,19 @@ def _read(path: Path, file: str) -> tuple[bytes | None, Problem | None]:
         return None, Problem(file, 1, 1, f"cannot read the file: {exc.strerror}")
 
 
+@cache
+def _validator() -> jsonschema.protocols.Validator:
+    """The published schema without its list of product families.
+
+    The published schema names only the default family (so an editor flags ``Azur``), but
+    which families are allowed is configuration (``product_families``): the collector checks
+    the family against it and names the allowed ones.
+    """
+    schema = copy.deepcopy(load_schema(SCHEMA))
+    del schema["properties"]["spec"]["properties"]["productFamily"]["pattern"]
+    return build_validator(schema)
+
+
 def _check_file(file: str, data: bytes, collector: _Collector) -> None:
     documents, problems = load_documents(file, data, max_depth=MAX_DEPTH)
     collector.problems.extend(problems)
@@ -136,7 +153,7 @@ def _check_file(file: str, data: bytes, collector: _Collector) -> None:
         collector.problems.append(Problem(file, 1, 1, "the file is empty (it holds no YAML "
                                                       "document)"))
         return
-    validator = validator_for(SCHEMA)
+    validator = _validator()
     for document in documents:
         if not document.clean:
             continue

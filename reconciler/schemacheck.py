@@ -45,7 +45,11 @@ def load_schema(name: str) -> dict[str, Any]:
 @cache
 def validator_for(name: str) -> jsonschema.protocols.Validator:
     """A reusable draft 2020-12 validator for a packaged schema."""
-    schema = load_schema(name)
+    return build_validator(load_schema(name))
+
+
+def build_validator(schema: dict[str, Any]) -> jsonschema.protocols.Validator:
+    """A validator for a schema (checked first, so a broken schema fails loudly)."""
     cls = jsonschema.validators.validator_for(schema)
     cls.check_schema(schema)
     return cls(schema)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import jsonschema
 import pytest
 
 from reconciler import manifest
@@ -125,6 +126,25 @@ def test_allowed_families_come_from_configuration() -> None:
     _, problems = manifest.check([Path("good/lower-case-family.yaml")], ["Modern"])
     assert [p.message for p in problems] == [
         "spec.productFamily: unknown product family 'azure' (allowed: Modern)"]
+
+
+def test_the_published_schema_refuses_a_misspelt_family_and_validate_names_the_allowed(
+        tmp_path: Path) -> None:
+    schema = json.loads((Path(__file__).parent.parent / "schemas" / "manifest.schema.json")
+                        .read_text())
+    validator = jsonschema.Draft202012Validator(schema)
+    document = {"apiVersion": "reconciler/v1", "kind": "ProductUpgrades",
+                "metadata": {"name": "m"}, "spec": {"customers": []}}
+    for family, valid in (("Azure", True), ("azure", True), ("AZURE", True), ("Azur", False),
+                          ("Azure plan", False)):
+        document["spec"]["productFamily"] = family  # type: ignore[index]
+        assert validator.is_valid(document) is valid, family
+    path = tmp_path / "m.yaml"
+    path.write_text("apiVersion: reconciler/v1\nkind: ProductUpgrades\nmetadata: {name: m}\n"
+                    "spec:\n  productFamily: Azur\n  customers: []\n")
+    _, problems = manifest.check([path])
+    assert [(p.line, p.message) for p in problems] == [
+        (5, "spec.productFamily: unknown product family 'Azur' (allowed: Azure)")]
 
 
 def test_packaged_schema_matches_published_schema() -> None:
