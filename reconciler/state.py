@@ -19,8 +19,9 @@ from typing import Protocol
 
 from reconciler.model import UpgradeKey, canonical_id
 
-#: The newest snapshot/journal format this version reads and the one it writes.
-FORMAT_VERSION = 1
+#: The newest snapshot/journal format this version reads and the one it writes: a string, as in
+#: plan and drift documents (earlier versions wrote the integer 1, which is still read).
+FORMAT_VERSION = "1"
 
 
 class RecordStatus(StrEnum):
@@ -171,7 +172,7 @@ class State:
     lineage: str
     serial: int
     records: Mapping[UpgradeKey, Record] = field(default_factory=RecordMap)
-    format_version: int = FORMAT_VERSION
+    format_version: str = FORMAT_VERSION
 
     @staticmethod
     def new() -> State:
