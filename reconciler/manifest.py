@@ -171,7 +171,6 @@ def check(paths: Sequence[Path], allowed_families: Iterable[str] = ("Azure",)) \
     """
     files, problems = discover(paths)
     collector = _Collector(tuple(allowed_families), problems)
-    digest = hashlib.sha256()
     shown: list[str] = []
     for path in files:
         file = display_path(path)
@@ -180,11 +179,10 @@ def check(paths: Sequence[Path], allowed_families: Iterable[str] = ("Azure",)) \
         if data is None:
             collector.problems.append(cast(Problem, problem))
             continue
-        digest.update(file.encode() + b"\0" + hashlib.sha256(data).digest())
         _check_file(file, data, collector)
     upgrades = tuple(sorted(collector.upgrades, key=lambda u: u.key))
     ordered = sorted(collector.problems, key=lambda p: (p.path, p.line, p.column))
-    return Desired(upgrades, f"sha256:{digest.hexdigest()}", tuple(shown)), ordered
+    return Desired(upgrades, digest_of(upgrades), tuple(shown)), ordered
 
 
 def load(paths: Sequence[Path], allowed_families: Iterable[str] = ("Azure",)) -> Desired:
@@ -195,14 +193,17 @@ def load(paths: Sequence[Path], allowed_families: Iterable[str] = ("Azure",)) ->
     return desired
 
 
-def digest_of(paths: Sequence[Path]) -> str:
-    """The manifest digest alone (for checking a saved plan) without validating."""
-    files, _ = discover(paths)
-    digest = hashlib.sha256()
-    for path in files:
-        digest.update(display_path(path).encode() + b"\0"
-                      + hashlib.sha256(path.read_bytes()).digest())
-    return f"sha256:{digest.hexdigest()}"
+def digest_of(upgrades: Iterable[DesiredUpgrade]) -> str:
+    """The digest a saved plan is checked against: of what the manifests ask for.
+
+    It covers what a plan is made from: each customer id, its product family and the manifest
+    (``metadata.name``) that lists it. Display names, comments, layout and line numbers are left
+    out, so renaming a customer's ``name:`` or reordering a file keeps a reviewed plan valid,
+    while adding, removing or moving a customer, or changing a family, makes it stale.
+    """
+    text = "\n".join(f"{u.key.customer_id}\0{u.key.product_family}\0{u.manifest_name}"
+                     for u in sorted(upgrades, key=lambda u: u.key))
+    return f"sha256:{hashlib.sha256(text.encode()).hexdigest()}"
 
 
 __all__ = ["MAX_FILE_BYTES", "check", "digest_of", "discover", "load"]

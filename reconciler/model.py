@@ -88,10 +88,11 @@ class DesiredUpgrade:
 
 @dataclass(frozen=True, slots=True)
 class Desired:
-    """Everything the manifests ask for, keyed and ordered, plus a digest of their bytes.
+    """Everything the manifests ask for, keyed and ordered, plus a digest of it.
 
-    ``digest`` (``sha256:<hex>``) covers the paths and contents of every manifest file read, so a
-    saved plan can tell when the manifests it was made from have changed.
+    ``digest`` (``sha256:<hex>``, see :func:`reconciler.manifest.digest_of`) covers what a plan
+    depends on (ids, families, which manifest lists each customer), so a saved plan can tell
+    when the manifests it was made from changed in a way that matters.
     """
 
     upgrades: tuple[DesiredUpgrade, ...]

@@ -113,13 +113,49 @@ def test_file_over_50_mib_is_refused_without_reading(tmp_path: Path) -> None:
     assert "over the 50 MiB limit" in problems[0].message
 
 
-def test_digest_changes_with_content_and_is_stable(tmp_path: Path) -> None:
+def _digest(tmp_path: Path, text: str) -> str:
     path = tmp_path / "m.yaml"
-    path.write_text((CORPUS / "good" / "bom.yaml").read_text(encoding="utf-8-sig"))
-    first = manifest.load([path]).digest
-    assert manifest.load([path]).digest == first == manifest.digest_of([path])
-    path.write_text(path.read_text().replace("Contoso", "Contoso Ltd"))
-    assert manifest.load([path]).digest != first
+    path.write_text(text)
+    return manifest.load([path], ["Azure", "Modern"]).digest
+
+
+_TWO = f"""apiVersion: reconciler/v1
+kind: ProductUpgrades
+metadata: {{name: wave-1}}
+spec:
+  productFamily: Azure
+  customers:
+    - id: {G1}
+      name: Contoso
+    - id: 58e2af4f-0ad3-4688-8744-be2357cd939a
+"""
+
+
+def test_the_digest_ignores_display_names_comments_and_layout(tmp_path: Path) -> None:
+    first = _digest(tmp_path, _TWO)
+    assert _digest(tmp_path, _TWO) == first
+    assert _digest(tmp_path, _TWO.replace("Contoso", "Contoso Ltd")) == first
+    assert _digest(tmp_path, _TWO.replace("      name: Contoso\n", "")) == first
+    assert _digest(tmp_path, "# wave one\n" + _TWO.replace(G1, G1.upper())) == first
+    reordered = _TWO.replace(f"    - id: {G1}\n      name: Contoso\n", "") \
+        + f"    - id: {G1}\n"
+    assert _digest(tmp_path, reordered) == first
+
+
+def test_the_digest_changes_with_what_a_plan_is_made_from(tmp_path: Path) -> None:
+    first = _digest(tmp_path, _TWO)
+    other = "0a2e0b4c-9d51-4d3e-8a8e-6f2b41a7c3d1"
+    changed = {
+        "a customer added": _TWO + f"    - id: {other}\n",
+        "a customer removed": _TWO.replace("    - id: 58e2af4f-0ad3-4688-8744-be2357cd939a\n",
+                                           ""),
+        "an id changed": _TWO.replace("58e2af4f", "58e2af4e"),
+        "the family changed": _TWO.replace("productFamily: Azure", "productFamily: Modern"),
+        "the manifest renamed": _TWO.replace("name: wave-1", "name: wave-2"),
+    }
+    digests = {what: _digest(tmp_path, text) for what, text in changed.items()}
+    assert first not in digests.values()
+    assert len(set(digests.values())) == len(digests)
 
 
 def test_allowed_families_come_from_configuration() -> None:
