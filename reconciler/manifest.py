@@ -20,7 +20,14 @@ from typing import cast
 import jsonschema
 
 from reconciler.errors import ManifestError
-from reconciler.model import Desired, DesiredUpgrade, SourceLocation, UpgradeKey, canonical_family
+from reconciler.model import (
+    Desired,
+    DesiredUpgrade,
+    SourceLocation,
+    UpgradeKey,
+    canonical_family,
+    is_guid,
+)
 from reconciler.schemacheck import build_validator, load_schema, schema_problems
 from reconciler.yamlsafe import JSON, Document, Problem, load_documents, locate, problem_at
 
@@ -73,23 +80,38 @@ class _Collector:
     names: dict[str, str] = field(default_factory=dict)
     keys: dict[UpgradeKey, SourceLocation] = field(default_factory=dict)
 
-    def add_document(self, file: str, document: Document) -> None:
-        spec = cast(dict[str, JSON], cast(dict[str, JSON], document.value)["spec"])
-        metadata = cast(dict[str, JSON], cast(dict[str, JSON], document.value)["metadata"])
-        name = cast(str, metadata["name"])
-        name_node = locate(document.node, ["metadata", "name"])
-        here = f"{file}:{name_node.start_mark.line + 1}"
-        if name in self.names:
-            self.problems.append(problem_at(
-                file, name_node, f"metadata.name '{name}' is already used by the manifest at "
-                                 f"{self.names[name]}"))
+    def add_document(self, file: str, document: Document, *, trusted: bool) -> None:
+        """Check what spans documents (names, families, customers) and collect the upgrades.
+
+        ``trusted``: the document passed the schema, so its fields are read as they are (the
+        fast path for 100,000 customers). Otherwise the parts that are well formed are still
+        checked, so that a schema or YAML problem does not hide a duplicate customer.
+        """
+        value = document.value
+        metadata = value.get("metadata") if isinstance(value, dict) else None
+        spec = value.get("spec") if isinstance(value, dict) else None
+        if not (isinstance(metadata, dict) and isinstance(spec, dict)):
             return
-        self.names[name] = here
-        family = self.family(file, document, cast(str, spec["productFamily"]))
+        name = metadata.get("name")
+        if isinstance(name, str):
+            name_node = locate(document.node, ["metadata", "name"])
+            if name in self.names:
+                self.problems.append(problem_at(
+                    file, name_node, f"metadata.name '{name}' is already used by the manifest "
+                                     f"at {self.names[name]}"))
+            else:
+                self.names[name] = f"{file}:{name_node.start_mark.line + 1}"
+        raw_family = spec.get("productFamily")
+        family = self.family(file, document, raw_family) if isinstance(raw_family, str) \
+            else None
         if family is None:
             return
-        labels = tuple(sorted(cast(dict[str, str], metadata.get("labels") or {}).items()))
-        self.add_customers(file, document, name, family, labels)
+        labels = metadata.get("labels") or {}
+        if not trusted and not (isinstance(labels, dict)
+                                and all(isinstance(v, str) for v in labels.values())):
+            labels = {}
+        self.add_customers(file, document, name if isinstance(name, str) else "", family,
+                           tuple(sorted(cast(dict[str, str], labels).items())), trusted)
 
     def family(self, file: str, document: Document, raw: str) -> str | None:
         canonical = canonical_family(raw, self.allowed_families)
@@ -102,11 +124,16 @@ class _Collector:
         return canonical
 
     def add_customers(self, file: str, document: Document, manifest_name: str, family: str,
-                      labels: tuple[tuple[str, str], ...]) -> None:
+                      labels: tuple[tuple[str, str], ...], trusted: bool) -> None:
         spec = cast(dict[str, JSON], cast(dict[str, JSON], document.value)["spec"])
-        customers = cast(list[dict[str, str]], spec["customers"])
+        customers = spec.get("customers")
+        if not isinstance(customers, list):
+            return
         item_nodes = locate(document.node, ["spec", "customers"]).value
-        for index, (customer, node) in enumerate(zip(customers, item_nodes, strict=True)):
+        for index, (customer, node) in enumerate(
+                zip(cast(list[dict[str, str]], customers), item_nodes, strict=True)):
+            if not trusted and not _well_formed(customer):
+                continue  # the schema said what is wrong with it
             key = UpgradeKey.of(customer["id"], family)
             mark = node.start_mark
             location = SourceLocation(file, mark.line + 1, mark.column + 1)
@@ -120,6 +147,15 @@ class _Collector:
             self.keys[key] = location
             self.upgrades.append(DesiredUpgrade(key, location, manifest_name,
                                                 customer.get("name"), labels))
+
+
+def _well_formed(customer: object) -> bool:
+    """Whether a customer entry that failed the schema still names a customer to check."""
+    if not isinstance(customer, dict):
+        return False
+    name = customer.get("name")
+    return isinstance(customer.get("id"), str) and is_guid(customer["id"]) \
+        and (name is None or isinstance(name, str))
 
 
 def _read(path: Path, file: str) -> tuple[bytes | None, Problem | None]:
@@ -155,12 +191,9 @@ def _check_file(file: str, data: bytes, collector: _Collector) -> None:
         return
     validator = _validator()
     for document in documents:
-        if not document.clean:
-            continue
         found = schema_problems(file, document, validator)
         collector.problems.extend(found)
-        if not found:
-            collector.add_document(file, document)
+        collector.add_document(file, document, trusted=document.clean and not found)
 
 
 def check(paths: Sequence[Path], allowed_families: Iterable[str] = ("Azure",)) \

@@ -47,6 +47,30 @@ def test_validate_lists_every_problem(run_cli: Run) -> None:
     assert result.stderr.strip() == "Error: 2 problems in 2 files."
 
 
+def test_validate_reports_yaml_schema_and_duplicate_problems_in_one_run(run_cli: Run,
+                                                                        tmp_path: Path) -> None:
+    guid = "4c721420-72ad-4708-a0a7-371a2f7b0969"
+    (tmp_path / "m.yaml").write_text(
+        "apiVersion: reconciler/v1\nkind: ProductUpgrades\nmetadata:\n  name: m\n"
+        "  name: n\nspec:\n  productFamily: Azur\n  customers: &all\n"
+        f"    - id: {guid}\n      tenant: x\n")
+    (tmp_path / "other.yaml").write_text(
+        "apiVersion: reconciler/v1\nkind: ProductUpgrades\nmetadata: {name: m}\n"
+        f"spec:\n  productFamily: Azure\n  customers: [{{id: {guid}}}, {{id: {guid}}}]\n")
+    result = run_cli("validate", "-m", "m.yaml", "-m", "other.yaml", cwd=tmp_path)
+    assert result.code == 1
+    assert [line.split(": ", 1)[0] for line in result.stdout.splitlines()] == [
+        "m.yaml:5:3", "m.yaml:7:18", "m.yaml:8:14", "m.yaml:10:7", "other.yaml:3:18",
+        "other.yaml:6:64"]
+    assert "duplicate key 'name'" in result.stdout
+    assert "unknown product family 'Azur' (allowed: Azure)" in result.stdout
+    assert "YAML anchor 'all'" in result.stdout
+    assert "unknown field 'tenant'" in result.stdout
+    assert "metadata.name 'm' is already used by the manifest at m.yaml:4" in result.stdout
+    assert f"customer {guid} is listed twice for Azure: first at other.yaml:6" in result.stdout
+    assert result.stderr == "Error: 6 problems in 2 files.\n"
+
+
 def test_validate_uses_manifests_from_settings_file(run_cli: Run, tmp_path: Path) -> None:
     shutil.copytree(CORPUS / "good", tmp_path / "waves")
     (tmp_path / "waves" / "bom.yaml").unlink()

@@ -78,8 +78,11 @@ def test_labels_and_names_are_kept() -> None:
 def test_load_raises_with_every_problem() -> None:
     with pytest.raises(ManifestError) as info:
         manifest.load([Path("bad/18-id-number.yaml"), Path("bad/19-id-not-guid.yaml")])
-    assert len(info.value.problems) == 2
+    # Both files' documents are named 'case': a schema error in each hides neither that nor
+    # the other.
+    assert len(info.value.problems) == 3
     assert "bad/18-id-number.yaml:8:11:" in info.value.problems[0]
+    assert "metadata.name 'case' is already used" in info.value.problems[1]
 
 
 def test_directory_discovery_is_recursive_sorted_and_skips_hidden(tmp_path: Path) -> None:
@@ -192,3 +195,77 @@ def test_packaged_schema_matches_published_schema() -> None:
 def test_example_manifests_are_valid() -> None:
     desired = manifest.load([Path(__file__).parent.parent / "manifests"])
     assert len({u.customer_id for u in desired.upgrades}) >= 3
+
+
+_EVERYTHING_WRONG = f"""apiVersion: reconciler/v1
+kind: ProductUpgrades
+metadata:
+  name: wave-1
+  labels: &common {{region: emea}}
+  name: wave-one
+spec:
+  productFamily: Azure
+  colour: blue
+  customers:
+    - id: {G1}
+      name: !shout Contoso
+    - id: {G1}
+    - id: not-a-guid
+"""
+
+
+def test_yaml_problems_hide_no_other_problem_in_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "m.yaml"
+    path.write_text(_EVERYTHING_WRONG)
+    _, problems = manifest.check([path])
+    assert [(p.line, p.column, p.message.split(" (")[0].split(":")[0]) for p in problems] == [
+        (5, 11, "YAML anchor 'common' is not allowed"),
+        (6, 3, "duplicate key 'name'"),
+        (9, 3, "spec"),
+        (12, 13, "unsupported YAML tag '!shout'; only plain strings, numbers, booleans and "
+                 "null are allowed"),
+        (13, 11, f"customer {G1} is listed twice for Azure"),
+        (14, 11, "spec.customers[2].id"),
+    ]
+    assert "unknown field 'colour'" in problems[2].message
+    assert "is not a GUID" in problems[5].message
+
+
+def test_a_duplicate_customer_is_found_across_a_document_with_an_alias(tmp_path: Path) -> None:
+    (tmp_path / "a.yaml").write_text(
+        f"apiVersion: reconciler/v1\nkind: ProductUpgrades\nmetadata: {{name: a}}\n"
+        f"spec:\n  productFamily: Azure\n  customers:\n    - id: &x {G1}\n"
+        "      name: *x\n")
+    (tmp_path / "b.yaml").write_text(
+        f"apiVersion: reconciler/v1\nkind: ProductUpgrades\nmetadata: {{name: b}}\n"
+        f"spec:\n  productFamily: Azure\n  customers:\n    - id: {G1}\n")
+    _, problems = manifest.check([tmp_path])
+    assert [(p.path.rsplit("/", 1)[-1], p.line, p.message[:26]) for p in problems] == [
+        ("a.yaml", 7, "YAML anchor 'x' is not all"),
+        ("a.yaml", 8, "YAML alias 'x' is not allo"),
+        ("b.yaml", 7, f"customer {G1[:17]}"),
+    ]
+
+
+def test_aliases_are_never_expanded(tmp_path: Path) -> None:
+    # A billion laughs: nine levels of ten aliases each would build 10**9 strings.
+    lines = ["apiVersion: reconciler/v1", "kind: ProductUpgrades", "metadata: {name: m}",
+             "spec:", "  productFamily: Azure", "  customers: []", "  a0: &a0 [lol]"]
+    lines += [f"  a{n}: &a{n} [{', '.join([f'*a{n - 1}'] * 10)}]" for n in range(1, 10)]
+    lines += ["  loop: &loop [*loop]"]
+    path = tmp_path / "m.yaml"
+    path.write_text("\n".join(lines) + "\n")
+    _, problems = manifest.check([path])
+    assert sum(p.message.startswith("YAML alias") for p in problems) == 91
+    assert sum(p.message.startswith("YAML anchor") for p in problems) == 11
+    assert sum("unknown field" in p.message for p in problems) == 11
+
+
+def test_documents_before_a_syntax_error_are_still_checked(tmp_path: Path) -> None:
+    path = tmp_path / "m.yaml"
+    path.write_text("apiVersion: reconciler/v1\nkind: ProductUpgrades\nmetadata: {name: m}\n"
+                    "spec: {productFamily: Azure, customers: [], extra: 1}\n---\n"
+                    "apiVersion: [\n")
+    _, problems = manifest.check([path])
+    assert [(p.line, p.message[:21]) for p in problems] == [
+        (4, "spec: unknown field '"), (7, "invalid YAML: while p")]
