@@ -33,6 +33,11 @@ class RecordStatus(StrEnum):
     COMPLETED = "completed"
     FAILED = "failed"
 
+    @property
+    def label(self) -> str:
+        """The status in words, for sentences (``in progress``, not ``in_progress``)."""
+        return self.value.replace("_", " ")
+
     @staticmethod
     def of(remote_status: str | None) -> RecordStatus:
         """The one fold of Partner Center's open, case-insensitive status string.

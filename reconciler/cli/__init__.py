@@ -27,6 +27,7 @@ from reconciler.cli.validate import validate
 from reconciler.config import GlobalOptions, resolve
 from reconciler.errors import ReconcilerError
 from reconciler.partnercenter import PartnerCenterError
+from reconciler.words import sentence
 
 log = logging.getLogger("reconciler")
 
@@ -157,8 +158,7 @@ def run(argv: list[str] | None = None) -> int:
     except ReconcilerError as exc:
         return _report(exc, args, exc.message, exc.hint)
     except PartnerCenterError as exc:
-        return _report(exc, args, str(exc), exc.hint[0].upper() + exc.hint[1:] + "."
-                       if exc.hint else "")
+        return _report(exc, args, str(exc), exc.hint)
     except KeyboardInterrupt:
         click.echo("Interrupted.", err=True)
         return 130
@@ -177,7 +177,9 @@ def _report(exc: BaseException, args: list[str], message: str, hint: str) -> int
         traceback.print_exception(exc, file=sys.stderr)
     click.echo(f"Error: {message}", err=True)
     if hint:
-        click.echo(hint, err=True)
+        # Hints are written as fragments ("run plan again"); shown on their own line, they
+        # read as a sentence.
+        click.echo(sentence(hint), err=True)
     return 1
 
 

@@ -14,6 +14,7 @@ from reconciler.errors import UsageError
 from reconciler.render import history as render_history
 from reconciler.render import state as render_state
 from reconciler.settings import Settings
+from reconciler.words import plural
 
 _FORMAT = click.Choice(["text", "json"])
 
@@ -108,7 +109,7 @@ def push_command(settings: Settings, file: Path, force: bool, lock_timeout: floa
         click.echo(f"{pushed.where} already holds this state; nothing was pushed.")
     else:
         click.echo(f"Pushed {file} to {pushed.where} (lineage {pushed.state.lineage}, serial "
-                   f"{pushed.state.serial}, {len(pushed.state)} records).")
+                   f"{pushed.state.serial}, {plural(len(pushed.state), 'record')}).")
 
 
 @click.command("force-unlock")

@@ -244,7 +244,7 @@ def test_sigint_finishes_in_flight_and_releases_the_lock(slow_project: Project) 
     proc = project.popen("apply", "--auto-approve", "--parallelism", "2")
     assert proc.stdout is not None
     seen = ""
-    while "started upgrade" not in seen:  # interrupt once creates are under way
+    while ": started:" not in seen:  # interrupt once creates are under way
         line = proc.stdout.readline()
         assert line, "apply ended before starting any upgrade"
         seen += line

@@ -87,3 +87,36 @@ def _wait_runs_out(project: Project) -> None:
     assert len(lines) == 3, result.stdout
     assert all("--wait-timeout ran out" in line for line in lines)
     assert "Apply done, but the wait was not met: 3 in progress." in result.stdout
+
+
+def test_apply_says_each_thing_once_and_counts_agree(tmp_path: Path) -> None:
+    for project in make_project(tmp_path, SimulatorConfig(completion_delay_seconds=3600)):
+        project.sim.world.add_customer(customer(1))
+        project.manifest([1])
+        capped = project.run("apply", "--auto-approve", "--max-upgrades", "0")
+        assert "The plan would start 1 upgrade, more than --max-upgrades 0." in capped.stderr
+        started = project.run("apply", "--auto-approve")
+        upgrade = project.sim.world.upgrades_for(customer(1))[0].id
+        assert f"  + {customer(1)} (Customer 1) Azure: started: upgrade {upgrade}\n" \
+            in started.stdout
+        project.sim.world.complete_upgrade(upgrade)
+        recorded = project.run("apply", "--auto-approve")
+        assert "Azure  in progress → Completed\n" in recorded.stdout
+        assert f"Azure: recorded: upgrade {upgrade} is completed\n" in recorded.stdout
+        assert "Apply complete: 1 recorded.\n" in recorded.stdout
+        assert project.run("drift").stdout == ("Drift: none in 1 managed upgrade.\n"
+                                               "No drift. Partner Center matches the recorded "
+                                               "state.\n")
+
+
+def test_an_error_is_sentences_without_a_doubled_full_stop(project: Project) -> None:
+    project.sim.world.add_customer(customer(1))
+    project.manifest([1])
+    project.env["PARTNER_CENTER_ACCESS_TOKEN"] = "not-the-token"
+    result = project.run("plan")
+    assert result.returncode == 1
+    error, hint = result.stderr.splitlines()
+    assert error.startswith("Error: Partner Center: POST /v1/productUpgrades/eligibility")
+    assert "Authorization token is invalid or expired. The token was refused" in error
+    assert ".." not in error
+    assert hint == "Check the credentials."
