@@ -18,6 +18,7 @@ from reconciler.apply import Outcome
 from reconciler.backends import opened
 from reconciler.cli.ci import active, manifest_errors_annotated, no_ci_option, summarize
 from reconciler.cli.common import (
+    confirm,
     lock_options,
     manifests,
     manifests_option,
@@ -62,9 +63,9 @@ def _approve(plan: Plan, color: bool, auto_approve: bool) -> None:
     if not sys.stdin.isatty():
         raise UsageError("apply needs confirmation: run it on a terminal, pass --auto-approve, "
                          "or apply a saved plan file. Nothing was done.")
-    click.echo("\nDo you want to perform these actions? Only 'yes' will be accepted.")
-    if click.prompt("Enter a value", default="", show_default=False).strip() != "yes":
-        raise click.ClickException("Apply cancelled.")
+    confirm("Do you want to perform these actions?",
+            ["reconciler will perform the actions described above."],
+            cancelled="Apply cancelled.", unchanged="Nothing was done.")
 
 
 class _Printer:

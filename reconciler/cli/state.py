@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from reconciler import workflow
-from reconciler.cli.common import lock_options
+from reconciler.cli.common import confirm, lock_options
 from reconciler.errors import UsageError
 from reconciler.render import history as render_history
 from reconciler.render import state as render_state
@@ -125,10 +125,9 @@ def force_unlock(settings: Settings, lock_id: str, force: bool) -> None:
                 "force-unlock asks for confirmation, and there is no terminal to ask on; "
                 "pass --force to release the lock anyway."
             )
-        click.echo(f"Lock {current.describe()}.")
-        click.echo(_holder_note(current.holder_is_dead()))
-        if not click.confirm("Release this lock?", default=False):
-            raise UsageError("Force-unlock cancelled; the lock is still held.")
+        confirm("Do you really want to force-unlock?",
+                [f"Lock {current.describe()}.", _holder_note(current.holder_is_dead())],
+                cancelled="Force-unlock cancelled.", unchanged="The lock is still held.")
     released = workflow.release_lock(settings, lock_id)
     click.echo(f"Released lock {released.id} ({released.who}, {released.operation}).")
 

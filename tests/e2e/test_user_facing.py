@@ -120,3 +120,34 @@ def test_an_error_is_sentences_without_a_doubled_full_stop(project: Project) -> 
     assert "Authorization token is invalid or expired. The token was refused" in error
     assert ".." not in error
     assert hint == "Check the credentials."
+
+
+def test_apply_asks_for_yes_and_says_why_y_is_not_enough(project: Project) -> None:
+    project.sim.world.add_customer(customer(1))
+    project.manifest([1])
+    code, shown = project.on_terminal("apply", answer=b"y\n")
+    assert code == 1
+    assert "Do you want to perform these actions?\r\n" \
+           "  reconciler will perform the actions described above.\r\n" \
+           "  Only 'yes' will be accepted to approve.\r\n" in shown
+    assert "Error: Apply cancelled. Only 'yes', spelt out in lower case, approves; the " \
+           "answer was 'y'. Nothing was done.\r\n" in shown
+    code, shown = project.on_terminal("apply", answer=b"no\n")
+    assert code == 1
+    assert shown.endswith("Error: Apply cancelled. Nothing was done.\r\n")
+    assert project.upgrades(1) == 0
+    code, shown = project.on_terminal("apply", answer=b"yes\n")
+    assert code == 0, shown
+    assert "Apply complete: 1 started." in shown
+    assert project.upgrades(1) == 1
+
+
+def test_ctrl_c_at_the_prompt_ends_the_line_and_exits_as_an_interrupt(project: Project) -> None:
+    project.sim.world.add_customer(customer(1))
+    project.manifest([1])
+    code, shown = project.on_terminal("apply", answer=None)
+    assert code == 130
+    assert shown.endswith("  Enter a value: \r\nInterrupted.\r\n")
+    assert project.upgrades(1) == 0
+    # The lock was released on the way out.
+    assert project.run("apply", "--auto-approve").returncode == 0
