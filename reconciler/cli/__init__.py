@@ -46,7 +46,8 @@ log = logging.getLogger("reconciler")
     help="Use the local backend with this state file (env RECONCILER_STATE).",
 )
 @click.option(
-    "--endpoint", default=None, help="Partner Center API root (env PARTNER_CENTER_ENDPOINT)."
+    "--endpoint", default=None, metavar="URL",
+    help="Partner Center API root (env PARTNER_CENTER_ENDPOINT)."
 )
 @click.option(
     "--simulate",

@@ -57,12 +57,11 @@ def interrupts(stop: threading.Event) -> Iterator[None]:
 
 
 def _approve(plan: Plan, color: bool, auto_approve: bool) -> None:
+    """Show the plan and, unless ``auto_approve``, ask for ``yes`` (the command has already
+    refused to run without a terminal to ask on)."""
     click.echo(plan_as(plan, "text", color=color), nl=False)
     if auto_approve:
         return
-    if not sys.stdin.isatty():
-        raise UsageError("apply needs confirmation: run it on a terminal, pass --auto-approve, "
-                         "or apply a saved plan file. Nothing was done.")
     confirm("Do you want to perform these actions?",
             ["reconciler will perform the actions described above."],
             cancelled="Apply cancelled.", unchanged="Nothing was done.")
@@ -118,7 +117,7 @@ def apply(settings: Settings, plan_file: Path | None, manifest_paths: tuple[Path
                          "chosen when the plan is made.")
     if plan_file is None and not auto_approve and not sys.stdin.isatty():
         # Refuse before refreshing every customer only to refuse afterwards.
-        raise UsageError("apply needs confirmation: run it on a terminal, pass --auto-approve, "
+        raise UsageError("Apply needs confirmation: run it on a terminal, pass --auto-approve, "
                          "or apply a saved plan file. Nothing was done.")
     saved = planfile.read(plan_file) if plan_file is not None else None
     options = workflow.PlanOptions(targets=targets, parallelism=parallelism)

@@ -67,7 +67,7 @@ def test_apply_without_a_terminal_refuses_before_any_call(project: Project) -> N
     project.manifest([1])
     result = project.run("apply")
     assert result.returncode == 1
-    assert "apply needs confirmation" in result.stderr
+    assert "Error: Apply needs confirmation" in result.stderr
     assert project.sim.requests == []
 
 
