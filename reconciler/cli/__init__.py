@@ -19,6 +19,7 @@ from reconciler.cli.apply import apply
 from reconciler.cli.discover import discover_command
 from reconciler.cli.drift import drift_command
 from reconciler.cli.importing import import_command
+from reconciler.cli.init import init_command
 from reconciler.cli.logs import configure_logging
 from reconciler.cli.plan import plan, show
 from reconciler.cli.simulator import simulator
@@ -92,8 +93,8 @@ def cli(
     ctx.obj = resolve(options)  # once per invocation: every command takes it with pass_obj
 
 
-for command in (validate, discover_command, plan, show, apply, drift_command, import_command, state,
-                force_unlock, simulator):
+for command in (init_command, validate, discover_command, plan, show, apply, drift_command,
+                import_command, state, force_unlock, simulator):
     cli.add_command(command)
 
 
