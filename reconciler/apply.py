@@ -165,7 +165,7 @@ class Applier:
     def _one(self, change: Change) -> Outcome:
         if self.stop.is_set() or self._abort is not None:
             reason = self._abort or "interrupted before it started"
-            return Outcome(change, Result.SKIPPED, f"not started: {reason}")
+            return Outcome(change, Result.SKIPPED, reason)
         try:
             return self._dispatch(change)
         except (AuthenticationError, PermissionDeniedError) as exc:
@@ -268,7 +268,7 @@ class Applier:
                            "apply resumes it without a duplicate", None, result.correlation_id)
         if result.kind is CreateKind.CREATED and result.upgrade_id is not None:
             self._in_progress(change, base, result.upgrade_id, None, "started")
-            return Outcome(change, Result.STARTED, f"started upgrade {result.upgrade_id}",
+            return Outcome(change, Result.STARTED, f"upgrade {result.upgrade_id}",
                            result.upgrade_id, result.correlation_id)
         # "Already exists" (409/900109, 400/900110) or a 202 without a Location: eligibility
         # is the only way to learn the upgrade's id.
@@ -284,7 +284,7 @@ class Applier:
         status = read_status(self.client, change.key, seen.upgrade_id)
         self._in_progress(change, base, seen.upgrade_id, status.status, "found",
                           status.line_items, self._verified(change.key, status))
-        return Outcome(change, Result.FOUND, f"an upgrade already existed: {seen.upgrade_id} "
+        return Outcome(change, Result.FOUND, f"upgrade {seen.upgrade_id} already existed "
                                              f"({status.status or 'status unknown'})",
                        seen.upgrade_id, correlation_id)
 
@@ -295,8 +295,8 @@ class Applier:
         seen = read_eligibility(self.client, change.key)
         if seen.upgrade_id is not None:
             self._in_progress(change, record, seen.upgrade_id, None, "resumed")
-            return Outcome(change, Result.FOUND, f"the earlier create went through: upgrade "
-                                                 f"{seen.upgrade_id}", seen.upgrade_id)
+            return Outcome(change, Result.FOUND, f"upgrade {seen.upgrade_id}: the earlier "
+                                                 "create went through", seen.upgrade_id)
         if not seen.is_eligible:
             return Outcome(change, Result.REFUSED, f"not eligible now: {seen.describe()}; the "
                                                    "intent stays pending")
@@ -318,9 +318,10 @@ class Applier:
             return Outcome(change, Result.FAILED, "no upgrade id to update")
         self._in_progress(change, base, upgrade_id, change.remote_status, "updated",
                           change.line_items, change.verification)
-        after = RecordStatus.of(change.remote_status).value
+        after = RecordStatus.of(change.remote_status).label
         checked = f" ({change.verification.describe()})" if change.verification else ""
-        return Outcome(change, Result.RECORDED, f"recorded {after}{checked}", upgrade_id)
+        return Outcome(change, Result.RECORDED, f"upgrade {upgrade_id} is {after}{checked}",
+                       upgrade_id)
 
     def import_upgrade(self, key: UpgradeKey) -> Outcome:
         """Record the upgrade Partner Center has for ``key`` (``reconciler import``; no POST).

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
+from reconciler.words import plural
+
 #: Annotations beyond this many are summarised in one note (GitHub shows at most 10 per step
 #: and 50 per job anyway; a wall of them hides the first, most useful ones).
 MAX_ANNOTATIONS = 50
@@ -71,8 +73,8 @@ def error_lines(system: CiSystem, annotations: Sequence[Annotation],
     lines = [render(a) for a in annotations[:limit]]
     extra = len(annotations) - limit
     if extra > 0:
-        lines.append(render(Annotation(f"{extra} more errors are not annotated; see the "
-                                       "job log for the full list.", title="More errors")))
+        lines.append(render(Annotation(f"Not annotated: {plural(extra, 'more error')}; see "
+                                       "the job log for the full list.", title="More errors")))
     return lines
 
 

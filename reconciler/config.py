@@ -89,8 +89,8 @@ def read_settings_file(path: Path, shown_as: str | None = None) -> dict[str, JSO
         problems.append(problem_at(file, documents[1].node,
                                    "the settings file must hold a single YAML document"))
     for document in documents[:1]:
-        if document.value is None or not document.clean:
-            continue  # empty means "all defaults"; an unclean one already has its problems
+        if document.value is None:
+            continue  # empty means "all defaults"
         secrets = _secret_problems(file, document)
         problems.extend(secrets or schema_problems(file, document, validator_for(SCHEMA)))
     if problems:

@@ -8,6 +8,8 @@ asked to with ``-vv``.
 
 from __future__ import annotations
 
+from reconciler.words import plural
+
 
 class ReconcilerError(Exception):
     """Base of every error the CLI turns into a message and exit code 1."""
@@ -42,9 +44,8 @@ class ManifestError(ReconcilerError):
 
     def __init__(self, problems: list[str]) -> None:
         self.problems = list(problems)
-        count = len(self.problems)
-        noun = "problem" if count == 1 else "problems"
-        super().__init__(f"The manifests have {count} {noun}:\n" + "\n".join(self.problems))
+        counted = plural(len(self.problems), "problem")
+        super().__init__(f"The manifests have {counted}:\n" + "\n".join(self.problems))
 
 
 class StateError(ReconcilerError):

@@ -8,16 +8,27 @@ with jsonschema; line numbers come from the node tree that is already in memory.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import cast
 
+import jsonschema
+
 from reconciler.errors import ManifestError
-from reconciler.model import Desired, DesiredUpgrade, SourceLocation, UpgradeKey, canonical_family
-from reconciler.schemacheck import schema_problems, validator_for
+from reconciler.model import (
+    Desired,
+    DesiredUpgrade,
+    SourceLocation,
+    UpgradeKey,
+    canonical_family,
+    is_guid,
+)
+from reconciler.schemacheck import build_validator, load_schema, schema_problems
 from reconciler.yamlsafe import JSON, Document, Problem, load_documents, locate, problem_at
 
 MAX_FILE_BYTES = 50 * 1024 * 1024
@@ -69,23 +80,38 @@ class _Collector:
     names: dict[str, str] = field(default_factory=dict)
     keys: dict[UpgradeKey, SourceLocation] = field(default_factory=dict)
 
-    def add_document(self, file: str, document: Document) -> None:
-        spec = cast(dict[str, JSON], cast(dict[str, JSON], document.value)["spec"])
-        metadata = cast(dict[str, JSON], cast(dict[str, JSON], document.value)["metadata"])
-        name = cast(str, metadata["name"])
-        name_node = locate(document.node, ["metadata", "name"])
-        here = f"{file}:{name_node.start_mark.line + 1}"
-        if name in self.names:
-            self.problems.append(problem_at(
-                file, name_node, f"metadata.name '{name}' is already used by the manifest at "
-                                 f"{self.names[name]}"))
+    def add_document(self, file: str, document: Document, *, trusted: bool) -> None:
+        """Check what spans documents (names, families, customers) and collect the upgrades.
+
+        ``trusted``: the document passed the schema, so its fields are read as they are (the
+        fast path for 100,000 customers). Otherwise the parts that are well formed are still
+        checked, so that a schema or YAML problem does not hide a duplicate customer.
+        """
+        value = document.value
+        metadata = value.get("metadata") if isinstance(value, dict) else None
+        spec = value.get("spec") if isinstance(value, dict) else None
+        if not (isinstance(metadata, dict) and isinstance(spec, dict)):
             return
-        self.names[name] = here
-        family = self.family(file, document, cast(str, spec["productFamily"]))
+        name = metadata.get("name")
+        if isinstance(name, str):
+            name_node = locate(document.node, ["metadata", "name"])
+            if name in self.names:
+                self.problems.append(problem_at(
+                    file, name_node, f"metadata.name '{name}' is already used by the manifest "
+                                     f"at {self.names[name]}"))
+            else:
+                self.names[name] = f"{file}:{name_node.start_mark.line + 1}"
+        raw_family = spec.get("productFamily")
+        family = self.family(file, document, raw_family) if isinstance(raw_family, str) \
+            else None
         if family is None:
             return
-        labels = tuple(sorted(cast(dict[str, str], metadata.get("labels") or {}).items()))
-        self.add_customers(file, document, name, family, labels)
+        labels = metadata.get("labels") or {}
+        if not trusted and not (isinstance(labels, dict)
+                                and all(isinstance(v, str) for v in labels.values())):
+            labels = {}
+        self.add_customers(file, document, name if isinstance(name, str) else "", family,
+                           tuple(sorted(cast(dict[str, str], labels).items())), trusted)
 
     def family(self, file: str, document: Document, raw: str) -> str | None:
         canonical = canonical_family(raw, self.allowed_families)
@@ -98,11 +124,16 @@ class _Collector:
         return canonical
 
     def add_customers(self, file: str, document: Document, manifest_name: str, family: str,
-                      labels: tuple[tuple[str, str], ...]) -> None:
+                      labels: tuple[tuple[str, str], ...], trusted: bool) -> None:
         spec = cast(dict[str, JSON], cast(dict[str, JSON], document.value)["spec"])
-        customers = cast(list[dict[str, str]], spec["customers"])
+        customers = spec.get("customers")
+        if not isinstance(customers, list):
+            return
         item_nodes = locate(document.node, ["spec", "customers"]).value
-        for index, (customer, node) in enumerate(zip(customers, item_nodes, strict=True)):
+        for index, (customer, node) in enumerate(
+                zip(cast(list[dict[str, str]], customers), item_nodes, strict=True)):
+            if not trusted and not _well_formed(customer):
+                continue  # the schema said what is wrong with it
             key = UpgradeKey.of(customer["id"], family)
             mark = node.start_mark
             location = SourceLocation(file, mark.line + 1, mark.column + 1)
@@ -118,6 +149,15 @@ class _Collector:
                                                 customer.get("name"), labels))
 
 
+def _well_formed(customer: object) -> bool:
+    """Whether a customer entry that failed the schema still names a customer to check."""
+    if not isinstance(customer, dict):
+        return False
+    name = customer.get("name")
+    return isinstance(customer.get("id"), str) and is_guid(customer["id"]) \
+        and (name is None or isinstance(name, str))
+
+
 def _read(path: Path, file: str) -> tuple[bytes | None, Problem | None]:
     try:
         size = os.stat(path).st_size
@@ -129,6 +169,19 @@ def _read(path: Path, file: str) -> tuple[bytes | None, Problem | None]:
         return None, Problem(file, 1, 1, f"cannot read the file: {exc.strerror}")
 
 
+@cache
+def _validator() -> jsonschema.protocols.Validator:
+    """The published schema without its list of product families.
+
+    The published schema names only the default family (so an editor flags ``Azur``), but
+    which families are allowed is configuration (``product_families``): the collector checks
+    the family against it and names the allowed ones.
+    """
+    schema = copy.deepcopy(load_schema(SCHEMA))
+    del schema["properties"]["spec"]["properties"]["productFamily"]["pattern"]
+    return build_validator(schema)
+
+
 def _check_file(file: str, data: bytes, collector: _Collector) -> None:
     documents, problems = load_documents(file, data, max_depth=MAX_DEPTH)
     collector.problems.extend(problems)
@@ -136,14 +189,11 @@ def _check_file(file: str, data: bytes, collector: _Collector) -> None:
         collector.problems.append(Problem(file, 1, 1, "the file is empty (it holds no YAML "
                                                       "document)"))
         return
-    validator = validator_for(SCHEMA)
+    validator = _validator()
     for document in documents:
-        if not document.clean:
-            continue
         found = schema_problems(file, document, validator)
         collector.problems.extend(found)
-        if not found:
-            collector.add_document(file, document)
+        collector.add_document(file, document, trusted=document.clean and not found)
 
 
 def check(paths: Sequence[Path], allowed_families: Iterable[str] = ("Azure",)) \
@@ -154,7 +204,6 @@ def check(paths: Sequence[Path], allowed_families: Iterable[str] = ("Azure",)) \
     """
     files, problems = discover(paths)
     collector = _Collector(tuple(allowed_families), problems)
-    digest = hashlib.sha256()
     shown: list[str] = []
     for path in files:
         file = display_path(path)
@@ -163,11 +212,10 @@ def check(paths: Sequence[Path], allowed_families: Iterable[str] = ("Azure",)) \
         if data is None:
             collector.problems.append(cast(Problem, problem))
             continue
-        digest.update(file.encode() + b"\0" + hashlib.sha256(data).digest())
         _check_file(file, data, collector)
     upgrades = tuple(sorted(collector.upgrades, key=lambda u: u.key))
     ordered = sorted(collector.problems, key=lambda p: (p.path, p.line, p.column))
-    return Desired(upgrades, f"sha256:{digest.hexdigest()}", tuple(shown)), ordered
+    return Desired(upgrades, digest_of(upgrades), tuple(shown)), ordered
 
 
 def load(paths: Sequence[Path], allowed_families: Iterable[str] = ("Azure",)) -> Desired:
@@ -178,14 +226,17 @@ def load(paths: Sequence[Path], allowed_families: Iterable[str] = ("Azure",)) ->
     return desired
 
 
-def digest_of(paths: Sequence[Path]) -> str:
-    """The manifest digest alone (for checking a saved plan) without validating."""
-    files, _ = discover(paths)
-    digest = hashlib.sha256()
-    for path in files:
-        digest.update(display_path(path).encode() + b"\0"
-                      + hashlib.sha256(path.read_bytes()).digest())
-    return f"sha256:{digest.hexdigest()}"
+def digest_of(upgrades: Iterable[DesiredUpgrade]) -> str:
+    """The digest a saved plan is checked against: of what the manifests ask for.
+
+    It covers what a plan is made from: each customer id, its product family and the manifest
+    (``metadata.name``) that lists it. Display names, comments, layout and line numbers are left
+    out, so renaming a customer's ``name:`` or reordering a file keeps a reviewed plan valid,
+    while adding, removing or moving a customer, or changing a family, makes it stale.
+    """
+    text = "\n".join(f"{u.key.customer_id}\0{u.key.product_family}\0{u.manifest_name}"
+                     for u in sorted(upgrades, key=lambda u: u.key))
+    return f"sha256:{hashlib.sha256(text.encode()).hexdigest()}"
 
 
 __all__ = ["MAX_FILE_BYTES", "check", "digest_of", "discover", "load"]

@@ -20,9 +20,14 @@ def canonical_id(customer_id: str) -> str:
     return customer_id.lower()
 
 
+def is_guid(text: str) -> bool:
+    """Whether the whole of ``text`` is a GUID (any case; a trailing newline is not allowed)."""
+    return _GUID.fullmatch(text) is not None
+
+
 def parse_customer_id(text: str, what: str = "customer id") -> str:
     """``text`` as a canonical customer id; UsageError unless the whole of it is a GUID."""
-    if not _GUID.fullmatch(text):
+    if not is_guid(text):
         shown = text if len(text) <= 40 else text[:39] + "…"
         raise UsageError(f"{what[0].upper()}{what[1:]} {shown!r} is not a customer id: expected "
                          "a GUID such as 4c721420-72ad-4708-a0a7-371a2f7b0969.")
@@ -88,10 +93,11 @@ class DesiredUpgrade:
 
 @dataclass(frozen=True, slots=True)
 class Desired:
-    """Everything the manifests ask for, keyed and ordered, plus a digest of their bytes.
+    """Everything the manifests ask for, keyed and ordered, plus a digest of it.
 
-    ``digest`` (``sha256:<hex>``) covers the paths and contents of every manifest file read, so a
-    saved plan can tell when the manifests it was made from have changed.
+    ``digest`` (``sha256:<hex>``, see :func:`reconciler.manifest.digest_of`) covers what a plan
+    depends on (ids, families, which manifest lists each customer), so a saved plan can tell
+    when the manifests it was made from changed in a way that matters.
     """
 
     upgrades: tuple[DesiredUpgrade, ...]

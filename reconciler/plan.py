@@ -17,6 +17,7 @@ from reconciler.errors import PlanError
 from reconciler.model import Desired, DesiredUpgrade, UpgradeKey, canonical_id
 from reconciler.observed import Observed, SeenEligibility, SeenStatus
 from reconciler.state import LineItem, Record, RecordStatus, State, Verification
+from reconciler.words import plural
 
 FORMAT_VERSION = "1"
 
@@ -178,7 +179,7 @@ class Plan:
         """Refuse (PlanError) a plan that would start more upgrades than ``max_upgrades``."""
         started = self.upgrades_started()
         if max_upgrades is not None and started > max_upgrades:
-            raise PlanError(f"The plan would start {started} upgrades, more than "
+            raise PlanError(f"The plan would start {plural(started, 'upgrade')}, more than "
                             f"--max-upgrades {max_upgrades}. Nothing was done; narrow it with "
                             "--target or raise the limit.")
 
@@ -223,8 +224,9 @@ def _action_order(change: Change) -> int:
 
 def _forget(key: UpgradeKey, record: Record | None) -> Change:
     status = record.status.value if record is not None else None
+    upgrade = f"the {record.status.label} upgrade" if record is not None else "its upgrade"
     return Change(Action.FORGET, key,
-                  f"in no manifest; stop tracking (the {status} upgrade is not undone)",
+                  f"in no manifest; stop tracking ({upgrade} is not undone)",
                   source=record.source if record else None,
                   customer_name=record.customer_name if record else None,
                   upgrade_id=record.upgrade_id if record else None, before=status)
@@ -344,7 +346,7 @@ def _known_upgrade(base: Change, record: Record, seen: _Seen) -> Change:
         return _with(base, Action.RETRY, f"upgrade {status.upgrade_id} failed: {detail}; "
                                          "start a new one", remote_status=status.status)
     if status.completed:
-        return _with(base, Action.UPDATE, f"{record.remote_status or record.status.value} → "
+        return _with(base, Action.UPDATE, f"{record.remote_status or record.status.label} → "
                                           f"{seen.outcome()}", remote_status=status.status,
                      verification=seen.verification, line_items=status.line_items)
     if record.status is RecordStatus.PENDING:

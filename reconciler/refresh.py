@@ -249,4 +249,4 @@ def _refresh_failed(failures: list[tuple[UpgradeKey, PartnerCenterError]],
         "Re-run plan; if it keeps failing, give Microsoft support the MS-CorrelationIds."
     return RemoteError(
         f"Refresh could not read {len(failures)} of {total} customers from Partner Center, so "
-        f"no plan was made: {shown}{more}.", hint=hint[0].upper() + hint[1:] + ".")
+        f"no plan was made: {shown}{more}.", hint=hint)

@@ -45,7 +45,11 @@ def load_schema(name: str) -> dict[str, Any]:
 @cache
 def validator_for(name: str) -> jsonschema.protocols.Validator:
     """A reusable draft 2020-12 validator for a packaged schema."""
-    schema = load_schema(name)
+    return build_validator(load_schema(name))
+
+
+def build_validator(schema: dict[str, Any]) -> jsonschema.protocols.Validator:
+    """A validator for a schema (checked first, so a broken schema fails loudly)."""
     cls = jsonschema.validators.validator_for(schema)
     cls.check_schema(schema)
     return cls(schema)
@@ -76,12 +80,21 @@ def where(path: Sequence[str | int]) -> str:
 
 def schema_problems(file: str, document: Document,
                     validator: jsonschema.protocols.Validator) -> list[Problem]:
-    """Every schema violation of one document, located and phrased for humans."""
+    """Every schema violation of one document, located and phrased for humans.
+
+    A value the YAML loader replaced by None (a custom tag, an alias, nesting too deep) was
+    reported where it is; the schema's complaint about that None is left out.
+    """
     if document.value is None:
+        if id(document.node) in document.replaced:
+            return []
         return [problem_at(file, document.node, "the document is empty")]
     errors = sorted(validator.iter_errors(document.value), key=lambda e: list(map(str, e.path)))
     problems: list[Problem] = []
     for error in errors:
+        if error.instance is None and document.replaced and \
+                id(locate(document.node, list(error.absolute_path))) in document.replaced:
+            continue
         problems.extend(_translate(file, document, error))
     return problems
 

@@ -19,9 +19,10 @@ from typing import Protocol
 
 from reconciler.model import UpgradeKey, canonical_id
 
-#: The newest snapshot/journal format this version reads and the one it writes. Format 2 added
-#: ``verification`` to records; format 1 files load as records never verified.
-FORMAT_VERSION = 2
+#: The newest snapshot/journal format this version reads and the one it writes: a string, as in
+#: plan and drift documents (earlier versions wrote the integer 1, which is still read). Format
+#: 2 added ``verification`` to records; format 1 files load as records never verified.
+FORMAT_VERSION = "2"
 
 
 class RecordStatus(StrEnum):
@@ -32,6 +33,11 @@ class RecordStatus(StrEnum):
     IN_PROGRESS = "in_progress"
     COMPLETED = "completed"
     FAILED = "failed"
+
+    @property
+    def label(self) -> str:
+        """The status in words, for sentences (``in progress``, not ``in_progress``)."""
+        return self.value.replace("_", " ")
 
     @staticmethod
     def of(remote_status: str | None) -> RecordStatus:
@@ -204,7 +210,7 @@ class State:
     lineage: str
     serial: int
     records: Mapping[UpgradeKey, Record] = field(default_factory=RecordMap)
-    format_version: int = FORMAT_VERSION
+    format_version: str = FORMAT_VERSION
 
     @staticmethod
     def new() -> State:

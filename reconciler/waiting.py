@@ -58,11 +58,10 @@ def wait_for(client: PartnerCenterClient, recorder: StateRecorder, outcomes: Seq
                 if on_outcome is not None:
                     on_outcome(done)
     for key, outcome in pending.items():
-        why = "was still in progress when the wait was interrupted" if stop_requested() else \
-            "is still in progress: --wait-timeout ran out"
+        when = "the wait was interrupted" if stop_requested() else "--wait-timeout ran out"
         final[key] = replace(outcome, result=Result.IN_PROGRESS,
-                             message=f"upgrade {outcome.upgrade_id} {why}; later plans will "
-                                     "pick up its progress")
+                             message=f"upgrade {outcome.upgrade_id} was still running when "
+                                     f"{when}; later plans pick up its progress")
         if on_outcome is not None:
             on_outcome(final[key])
     return [final[o.key] for o in outcomes if o.key in final]
@@ -79,7 +78,7 @@ def _poll(client: PartnerCenterClient, recorder: StateRecorder, outcome: Outcome
     record = recorder.get(outcome.key)
     if record is None or not seen.found or seen.foreign:
         return replace(outcome, result=Result.FAILED,
-                       message=f"upgrade {upgrade_id} can no longer be read (drift?)")
+                       message=f"upgrade {upgrade_id} can no longer be read; run drift")
     status = RecordStatus.of(seen.status)
     if seen.status != record.remote_status:
         error = ErrorDetail(seen.error_code, seen.error_message or "the upgrade failed") \
@@ -97,12 +96,12 @@ def _poll(client: PartnerCenterClient, recorder: StateRecorder, outcome: Outcome
         done = recorder.get(outcome.key)
         verdict = f" ({done.verification.describe()})" \
             if done is not None and done.verification is not None else ""
-        return replace(outcome, result=Result.COMPLETED, message=f"upgrade {upgrade_id} "
-                                                                 f"completed{verdict}")
+        return replace(outcome, result=Result.COMPLETED,
+                       message=f"upgrade {upgrade_id}{verdict}")
     if status is RecordStatus.FAILED:
         return replace(outcome, result=Result.FAILED,
-                       message=f"upgrade {upgrade_id} failed: "
-                               f"{seen.error_message or seen.error_code or 'no detail'}")
+                       message=f"upgrade {upgrade_id}: "
+                               f"{seen.error_message or seen.error_code or 'no detail given'}")
     return None
 
 

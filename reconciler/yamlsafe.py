@@ -14,8 +14,8 @@ node tree itself, so that
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import cast
 
 import yaml
@@ -55,9 +55,13 @@ class Document:
     value: JSON
     node: yaml.Node
     index: int
-    #: False when building the value found problems (duplicate keys, tags, nesting...): the value
-    #: is then incomplete, so checking it against a schema would only add noise.
+    #: False when building the value found problems (duplicate keys, tags, nesting, aliases...):
+    #: the value is then incomplete, so it is still checked against the schema (to report every
+    #: problem) but not trusted to be well-formed where the schema passes.
     clean: bool = True
+    #: ``id()`` of the nodes whose value was replaced by None because of such a problem: a
+    #: schema error about that None only repeats the problem already reported there.
+    replaced: frozenset[int] = frozenset()
 
     @property
     def line(self) -> int:
@@ -72,14 +76,30 @@ class _Builder:
     max_depth: int
     problems: list[Problem]
     constructor: yaml.constructor.SafeConstructor
+    #: Set (only when the file has aliases): the ids of the nodes built so far. An alias is the
+    #: same node object met again; it is never expanded (the denial of service aliases enable,
+    #: and the cycles they can form), but built as None.
+    seen: set[int] | None = None
+    replaced: set[int] = field(default_factory=set)
 
     def problem(self, node: yaml.Node, message: str) -> None:
         mark = node.start_mark
         self.problems.append(Problem(self.path, mark.line + 1, mark.column + 1, message))
 
+    def replace(self, node: yaml.Node, message: str | None) -> None:
+        """Build ``node`` as None, reporting ``message`` (None: reported elsewhere)."""
+        if message is not None:
+            self.problem(node, message)
+        self.replaced.add(id(node))
+
     def build(self, node: yaml.Node, depth: int) -> JSON:
+        if self.seen is not None:
+            if id(node) in self.seen:
+                self.replace(node, None)  # an alias: the event scan reported it where it is
+                return None
+            self.seen.add(id(node))
         if depth > self.max_depth:
-            self.problem(node, f"the document nests deeper than the {self.max_depth} levels "
+            self.replace(node, f"the document nests deeper than the {self.max_depth} levels "
                                "the schema allows")
             return None
         if isinstance(node, yaml.ScalarNode):
@@ -99,7 +119,7 @@ class _Builder:
             # Call the tag's constructor directly: construct_object would cache every node.
             construct = self.constructor.yaml_constructors[tag]
             return cast(JSON, construct(self.constructor, node))
-        self.problem(node, f"unsupported YAML tag {tag!r}; only plain strings, numbers, "
+        self.replace(node, f"unsupported YAML tag {tag!r}; only plain strings, numbers, "
                            "booleans and null are allowed")
         return None
 
@@ -142,20 +162,26 @@ def decode_problem(path: str, data: bytes) -> Problem | None:
     return None
 
 
-def _anchor_problems(path: str, data: bytes) -> list[Problem]:
-    """Find every anchor and alias with an event scan (only run when the text hints at one)."""
+def _anchor_problems(path: str, data: bytes) -> tuple[list[Problem], bool]:
+    """Every anchor and alias, found with an event scan (only run when the text hints at one),
+    and whether there was an alias. A syntax error ends the scan; composing reports it."""
     problems: list[Problem] = []
-    for event in yaml.parse(data, Loader=yaml.CSafeLoader):
-        anchor = getattr(event, "anchor", None)
-        if anchor is None:
-            continue
-        mark = event.start_mark
-        line, column = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
-        kind = "alias" if isinstance(event, yaml.AliasEvent) else "anchor"
-        problems.append(Problem(path, line, column,
-                                f"YAML {kind} '{anchor}' is not allowed (anchors and aliases "
-                                "are refused)"))
-    return problems
+    aliased = False
+    try:
+        for event in yaml.parse(data, Loader=yaml.CSafeLoader):
+            anchor = getattr(event, "anchor", None)
+            if anchor is None:
+                continue
+            mark = event.start_mark
+            line, column = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
+            alias = isinstance(event, yaml.AliasEvent)
+            aliased = aliased or alias
+            problems.append(Problem(path, line, column,
+                                    f"YAML {'alias' if alias else 'anchor'} '{anchor}' is not "
+                                    "allowed (anchors and aliases are refused)"))
+    except yaml.YAMLError:
+        pass
+    return problems, aliased
 
 
 def _yaml_error_problem(path: str, exc: yaml.YAMLError) -> Problem:
@@ -168,42 +194,53 @@ def _yaml_error_problem(path: str, exc: yaml.YAMLError) -> Problem:
     return Problem(path, line, column, f"invalid YAML: {text}")
 
 
-def _compose(data: bytes) -> Iterator[yaml.Node]:
+def _compose(data: bytes) -> tuple[list[yaml.Node], yaml.YAMLError | None]:
+    """The document nodes up to the end, or up to the first error (and that error)."""
     loader = yaml.CSafeLoader(data)
+    nodes: list[yaml.Node] = []
     try:
         while loader.check_node():
             node = loader.get_node()
             if node is not None:
-                yield node
+                nodes.append(node)
+    except yaml.YAMLError as exc:
+        return nodes, exc
     finally:
         loader.dispose()
+    return nodes, None
 
 
 def load_documents(path: str, data: bytes, *, max_depth: int) -> tuple[list[Document],
                                                                          list[Problem]]:
     """Parse every document of a UTF-8 YAML file into plain values plus their nodes.
 
-    Returns the documents that could be built and every problem found. A file that is not UTF-8,
-    does not parse, or uses anchors yields problems and no documents.
+    Returns the documents that could be built and every problem found. No problem hides
+    another: a file with anchors, aliases or duplicate keys still yields its documents (for the
+    schema and the cross-document checks), and the documents before a syntax error are kept.
+    Only a file that is not UTF-8 yields nothing else.
     """
     bad_encoding = decode_problem(path, data)
     if bad_encoding is not None:
         return [], [bad_encoding]
-    try:
-        if _ANCHOR_HINT.search(data):
-            anchors = _anchor_problems(path, data)
-            if anchors:
-                return [], anchors
-        nodes = list(_compose(data))
-    except yaml.YAMLError as exc:
-        return [], [_yaml_error_problem(path, exc)]
     problems: list[Problem] = []
-    builder = _Builder(path, max_depth, problems, yaml.constructor.SafeConstructor())
+    aliased = False
+    if _ANCHOR_HINT.search(data):
+        anchors, aliased = _anchor_problems(path, data)
+        problems += anchors
+    nodes, error = _compose(data)
+    # An undefined or duplicate anchor stops composing; the anchor itself is already reported.
+    if error is not None and not (problems and isinstance(error, yaml.composer.ComposerError)):
+        problems.append(_yaml_error_problem(path, error))
+    builder = _Builder(path, max_depth, problems, yaml.constructor.SafeConstructor(),
+                       seen=set() if aliased else None)
     documents = []
     for index, node in enumerate(nodes):
         before = len(problems)
+        builder.replaced = set()
         value = builder.build(node, 1)
-        documents.append(Document(value, node, index, clean=len(problems) == before))
+        clean = len(problems) == before and not builder.replaced
+        documents.append(Document(value, node, index, clean=clean,
+                                  replaced=frozenset(builder.replaced)))
     return documents, problems
 
 

@@ -108,6 +108,18 @@ def test_invalid_settings_files(tmp_path: Path, text: str, expected: str) -> Non
     assert "hunter2" not in info.value.message
 
 
+def test_a_duplicate_key_in_the_settings_file_hides_no_other_problem(tmp_path: Path) -> None:
+    (tmp_path / "reconciler.yaml").write_text(
+        "apply:\n  parallelism: 3\n  parallelism: 4\nbackend: &b {tpye: local}\n")
+    with pytest.raises(ConfigError) as info:
+        resolve(GlobalOptions(config=Path("reconciler.yaml")), env={}, cwd=tmp_path)
+    assert info.value.message.splitlines()[1:] == [
+        "reconciler.yaml:3:3: duplicate key 'parallelism' (first defined at line 2, column 3)",
+        "reconciler.yaml:4:10: YAML anchor 'b' is not allowed (anchors and aliases are refused)",
+        "reconciler.yaml:4:14: backend: unknown field 'tpye' (allowed: account_url, container, "
+        "key, path, type)"]
+
+
 def test_empty_settings_file_means_defaults(tmp_path: Path) -> None:
     (tmp_path / "reconciler.yaml").write_text("# nothing yet\n")
     assert resolve(GlobalOptions(), env={}, cwd=tmp_path).parallelism == 16

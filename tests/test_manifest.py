@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import jsonschema
 import pytest
 
 from reconciler import manifest
@@ -77,8 +78,11 @@ def test_labels_and_names_are_kept() -> None:
 def test_load_raises_with_every_problem() -> None:
     with pytest.raises(ManifestError) as info:
         manifest.load([Path("bad/18-id-number.yaml"), Path("bad/19-id-not-guid.yaml")])
-    assert len(info.value.problems) == 2
+    # Both files' documents are named 'case': a schema error in each hides neither that nor
+    # the other.
+    assert len(info.value.problems) == 3
     assert "bad/18-id-number.yaml:8:11:" in info.value.problems[0]
+    assert "metadata.name 'case' is already used" in info.value.problems[1]
 
 
 def test_directory_discovery_is_recursive_sorted_and_skips_hidden(tmp_path: Path) -> None:
@@ -112,19 +116,74 @@ def test_file_over_50_mib_is_refused_without_reading(tmp_path: Path) -> None:
     assert "over the 50 MiB limit" in problems[0].message
 
 
-def test_digest_changes_with_content_and_is_stable(tmp_path: Path) -> None:
+def _digest(tmp_path: Path, text: str) -> str:
     path = tmp_path / "m.yaml"
-    path.write_text((CORPUS / "good" / "bom.yaml").read_text(encoding="utf-8-sig"))
-    first = manifest.load([path]).digest
-    assert manifest.load([path]).digest == first == manifest.digest_of([path])
-    path.write_text(path.read_text().replace("Contoso", "Contoso Ltd"))
-    assert manifest.load([path]).digest != first
+    path.write_text(text)
+    return manifest.load([path], ["Azure", "Modern"]).digest
+
+
+_TWO = f"""apiVersion: reconciler/v1
+kind: ProductUpgrades
+metadata: {{name: wave-1}}
+spec:
+  productFamily: Azure
+  customers:
+    - id: {G1}
+      name: Contoso
+    - id: 58e2af4f-0ad3-4688-8744-be2357cd939a
+"""
+
+
+def test_the_digest_ignores_display_names_comments_and_layout(tmp_path: Path) -> None:
+    first = _digest(tmp_path, _TWO)
+    assert _digest(tmp_path, _TWO) == first
+    assert _digest(tmp_path, _TWO.replace("Contoso", "Contoso Ltd")) == first
+    assert _digest(tmp_path, _TWO.replace("      name: Contoso\n", "")) == first
+    assert _digest(tmp_path, "# wave one\n" + _TWO.replace(G1, G1.upper())) == first
+    reordered = _TWO.replace(f"    - id: {G1}\n      name: Contoso\n", "") \
+        + f"    - id: {G1}\n"
+    assert _digest(tmp_path, reordered) == first
+
+
+def test_the_digest_changes_with_what_a_plan_is_made_from(tmp_path: Path) -> None:
+    first = _digest(tmp_path, _TWO)
+    other = "0a2e0b4c-9d51-4d3e-8a8e-6f2b41a7c3d1"
+    changed = {
+        "a customer added": _TWO + f"    - id: {other}\n",
+        "a customer removed": _TWO.replace("    - id: 58e2af4f-0ad3-4688-8744-be2357cd939a\n",
+                                           ""),
+        "an id changed": _TWO.replace("58e2af4f", "58e2af4e"),
+        "the family changed": _TWO.replace("productFamily: Azure", "productFamily: Modern"),
+        "the manifest renamed": _TWO.replace("name: wave-1", "name: wave-2"),
+    }
+    digests = {what: _digest(tmp_path, text) for what, text in changed.items()}
+    assert first not in digests.values()
+    assert len(set(digests.values())) == len(digests)
 
 
 def test_allowed_families_come_from_configuration() -> None:
     _, problems = manifest.check([Path("good/lower-case-family.yaml")], ["Modern"])
     assert [p.message for p in problems] == [
         "spec.productFamily: unknown product family 'azure' (allowed: Modern)"]
+
+
+def test_the_published_schema_refuses_a_misspelt_family_and_validate_names_the_allowed(
+        tmp_path: Path) -> None:
+    schema = json.loads((Path(__file__).parent.parent / "schemas" / "manifest.schema.json")
+                        .read_text())
+    validator = jsonschema.Draft202012Validator(schema)
+    document = {"apiVersion": "reconciler/v1", "kind": "ProductUpgrades",
+                "metadata": {"name": "m"}, "spec": {"customers": []}}
+    for family, valid in (("Azure", True), ("azure", True), ("AZURE", True), ("Azur", False),
+                          ("Azure plan", False)):
+        document["spec"]["productFamily"] = family  # type: ignore[index]
+        assert validator.is_valid(document) is valid, family
+    path = tmp_path / "m.yaml"
+    path.write_text("apiVersion: reconciler/v1\nkind: ProductUpgrades\nmetadata: {name: m}\n"
+                    "spec:\n  productFamily: Azur\n  customers: []\n")
+    _, problems = manifest.check([path])
+    assert [(p.line, p.message) for p in problems] == [
+        (5, "spec.productFamily: unknown product family 'Azur' (allowed: Azure)")]
 
 
 def test_packaged_schema_matches_published_schema() -> None:
@@ -136,3 +195,77 @@ def test_packaged_schema_matches_published_schema() -> None:
 def test_example_manifests_are_valid() -> None:
     desired = manifest.load([Path(__file__).parent.parent / "manifests"])
     assert len({u.customer_id for u in desired.upgrades}) >= 3
+
+
+_EVERYTHING_WRONG = f"""apiVersion: reconciler/v1
+kind: ProductUpgrades
+metadata:
+  name: wave-1
+  labels: &common {{region: emea}}
+  name: wave-one
+spec:
+  productFamily: Azure
+  colour: blue
+  customers:
+    - id: {G1}
+      name: !shout Contoso
+    - id: {G1}
+    - id: not-a-guid
+"""
+
+
+def test_yaml_problems_hide_no_other_problem_in_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "m.yaml"
+    path.write_text(_EVERYTHING_WRONG)
+    _, problems = manifest.check([path])
+    assert [(p.line, p.column, p.message.split(" (")[0].split(":")[0]) for p in problems] == [
+        (5, 11, "YAML anchor 'common' is not allowed"),
+        (6, 3, "duplicate key 'name'"),
+        (9, 3, "spec"),
+        (12, 13, "unsupported YAML tag '!shout'; only plain strings, numbers, booleans and "
+                 "null are allowed"),
+        (13, 11, f"customer {G1} is listed twice for Azure"),
+        (14, 11, "spec.customers[2].id"),
+    ]
+    assert "unknown field 'colour'" in problems[2].message
+    assert "is not a GUID" in problems[5].message
+
+
+def test_a_duplicate_customer_is_found_across_a_document_with_an_alias(tmp_path: Path) -> None:
+    (tmp_path / "a.yaml").write_text(
+        f"apiVersion: reconciler/v1\nkind: ProductUpgrades\nmetadata: {{name: a}}\n"
+        f"spec:\n  productFamily: Azure\n  customers:\n    - id: &x {G1}\n"
+        "      name: *x\n")
+    (tmp_path / "b.yaml").write_text(
+        f"apiVersion: reconciler/v1\nkind: ProductUpgrades\nmetadata: {{name: b}}\n"
+        f"spec:\n  productFamily: Azure\n  customers:\n    - id: {G1}\n")
+    _, problems = manifest.check([tmp_path])
+    assert [(p.path.rsplit("/", 1)[-1], p.line, p.message[:26]) for p in problems] == [
+        ("a.yaml", 7, "YAML anchor 'x' is not all"),
+        ("a.yaml", 8, "YAML alias 'x' is not allo"),
+        ("b.yaml", 7, f"customer {G1[:17]}"),
+    ]
+
+
+def test_aliases_are_never_expanded(tmp_path: Path) -> None:
+    # A billion laughs: nine levels of ten aliases each would build 10**9 strings.
+    lines = ["apiVersion: reconciler/v1", "kind: ProductUpgrades", "metadata: {name: m}",
+             "spec:", "  productFamily: Azure", "  customers: []", "  a0: &a0 [lol]"]
+    lines += [f"  a{n}: &a{n} [{', '.join([f'*a{n - 1}'] * 10)}]" for n in range(1, 10)]
+    lines += ["  loop: &loop [*loop]"]
+    path = tmp_path / "m.yaml"
+    path.write_text("\n".join(lines) + "\n")
+    _, problems = manifest.check([path])
+    assert sum(p.message.startswith("YAML alias") for p in problems) == 91
+    assert sum(p.message.startswith("YAML anchor") for p in problems) == 11
+    assert sum("unknown field" in p.message for p in problems) == 11
+
+
+def test_documents_before_a_syntax_error_are_still_checked(tmp_path: Path) -> None:
+    path = tmp_path / "m.yaml"
+    path.write_text("apiVersion: reconciler/v1\nkind: ProductUpgrades\nmetadata: {name: m}\n"
+                    "spec: {productFamily: Azure, customers: [], extra: 1}\n---\n"
+                    "apiVersion: [\n")
+    _, problems = manifest.check([path])
+    assert [(p.line, p.message[:21]) for p in problems] == [
+        (4, "spec: unknown field '"), (7, "invalid YAML: while p")]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import tomllib
 from pathlib import Path
 
@@ -23,3 +24,19 @@ def test_the_sdist_holds_what_the_tests_need_and_one_copy_of_the_schemas() -> No
     assert sdist["force-include"] == {"reconciler/schemas": "schemas"}
     assert (REPO / "schemas").resolve() == (REPO / "reconciler" / "schemas").resolve()
     assert (REPO / "schemas" / "config.schema.json").is_file()
+
+
+def test_the_project_names_where_it_lives() -> None:
+    urls = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["urls"]
+    repository = "https://github.com/partnercenter-reconciler/partnercenter-reconciler"
+    assert set(urls) == {"Homepage", "Repository", "Issues", "Documentation"}
+    assert urls["Repository"] == repository
+    assert all(url.startswith(repository) for url in urls.values())
+
+
+def test_every_schema_has_an_id_in_one_scheme() -> None:
+    schemas = sorted((REPO / "reconciler" / "schemas").glob("*.schema.json"))
+    assert len(schemas) >= 5
+    for path in schemas:
+        assert json.loads(path.read_text())["$id"] == \
+            f"https://partnercenter-reconciler.github.io/schemas/{path.name}", path.name

@@ -214,16 +214,32 @@ def _int(value: object) -> int:
 
 
 def check_format_version(version: object, origin: str) -> int:
-    """Validate a ``format_version``; a newer one gets a message telling the user to upgrade."""
-    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+    """The format number of a ``format_version``; a newer one gets a message telling the user
+    to upgrade.
+
+    The format is written as a string (``"1"``, like plan and drift documents); the integer
+    that earlier versions wrote is read as the same format. Checksums cover the bytes as
+    written, so an old file still verifies.
+    """
+    number = _format_number(version)
+    if number is None:
         raise StateError(f"The state in {origin} has an invalid format_version {version!r}.")
-    if version > FORMAT_VERSION:
+    if number > int(FORMAT_VERSION):
         raise StateError(
             f"The state in {origin} was written by a newer version of reconciler "
-            f"(format {version}); this version reads format {FORMAT_VERSION} at most. "
+            f"(format {number}); this version reads format {FORMAT_VERSION} at most. "
             "Upgrade reconciler to use this state.",
             hint="upgrade reconciler",
         )
-    return version
+    return number
+
+
+def _format_number(version: object) -> int | None:
+    if isinstance(version, str) and version.isascii() and version.isdigit() \
+            and not version.startswith("0"):
+        return int(version)
+    if isinstance(version, int) and not isinstance(version, bool) and version >= 1:
+        return version
+    return None
 
 

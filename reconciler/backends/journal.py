@@ -1,6 +1,6 @@
 """The journal: one JSON line per state change, each with a CRC so damage is never replayed.
 
-A line is ``{"format_version":1,"key":{...},"lineage":"...","op":"put","record":{...},
+A line is ``{"format_version":"1","key":{...},"lineage":"...","op":"put","record":{...},
 "serial":N,"crc32":"xxxxxxxx"}`` followed by a newline. The CRC covers the line without its
 ``crc32`` member. An acknowledged change always ends with a newline, so a last line without one
 was torn by a crash mid-write and was never acknowledged: it is ignored. Anything else that does
@@ -21,9 +21,8 @@ from reconciler.backends.codec import (
     record_to_dict,
 )
 from reconciler.errors import StateError
-from reconciler.state import State, StateChange, fold
+from reconciler.state import FORMAT_VERSION, State, StateChange, fold
 
-FORMAT_VERSION = 2  # as the snapshot: format 2 records may hold a verification
 _CRC_TAIL_LEN = len(',"crc32":"00000000"}')
 
 

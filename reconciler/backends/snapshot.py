@@ -4,7 +4,7 @@ Layout (``records`` maps ``customer_id/product_family`` to the record)::
 
     {
       "checksum": "crc32:1a2b3c4d",
-      "format_version": 1,
+      "format_version": "1",
       "lineage": "…",
       "records": {
         "<customer>/Azure": {"attempts": 1, …},
@@ -59,7 +59,7 @@ def encode_chunks(state: State) -> list[bytes]:
     reuse = records.encoded if isinstance(records, RecordMap) else None
     chunks = [
         b'{\n  "checksum": "crc32:' + _ZEROS + b'",\n',
-        b'  "format_version": %d,\n' % FORMAT_VERSION,
+        b'  "format_version": "%s",\n' % FORMAT_VERSION.encode(),
         b'  "lineage": ' + json.dumps(state.lineage).encode() + b",\n",
     ]
     separator = b'  "records": {\n    '

@@ -20,6 +20,7 @@ from reconciler.cli.discover import discover_command
 from reconciler.cli.drift import drift_command
 from reconciler.cli.failed import print_markdown_failure
 from reconciler.cli.importing import import_command
+from reconciler.cli.init import init_command
 from reconciler.cli.logs import configure_logging
 from reconciler.cli.plan import plan, show
 from reconciler.cli.simulator import simulator
@@ -28,6 +29,7 @@ from reconciler.cli.validate import validate
 from reconciler.config import GlobalOptions, resolve
 from reconciler.errors import ReconcilerError
 from reconciler.partnercenter import PartnerCenterError
+from reconciler.words import sentence
 
 log = logging.getLogger("reconciler")
 
@@ -46,7 +48,8 @@ log = logging.getLogger("reconciler")
     help="Use the local backend with this state file (env RECONCILER_STATE).",
 )
 @click.option(
-    "--endpoint", default=None, help="Partner Center API root (env PARTNER_CENTER_ENDPOINT)."
+    "--endpoint", default=None, metavar="URL",
+    help="Partner Center API root (env PARTNER_CENTER_ENDPOINT)."
 )
 @click.option(
     "--simulate",
@@ -91,8 +94,8 @@ def cli(
     ctx.obj = resolve(options)  # once per invocation: every command takes it with pass_obj
 
 
-for command in (validate, discover_command, plan, show, apply, drift_command, import_command, state,
-                force_unlock, simulator):
+for command in (init_command, validate, discover_command, plan, show, apply, drift_command,
+                import_command, state, force_unlock, simulator):
     cli.add_command(command)
 
 
@@ -158,8 +161,7 @@ def run(argv: list[str] | None = None) -> int:
     except ReconcilerError as exc:
         return _report(exc, args, exc.message, exc.hint)
     except PartnerCenterError as exc:
-        return _report(exc, args, str(exc), exc.hint[0].upper() + exc.hint[1:] + "."
-                       if exc.hint else "")
+        return _report(exc, args, str(exc), exc.hint)
     except KeyboardInterrupt:
         click.echo("Interrupted.", err=True)
         return 130
@@ -176,7 +178,9 @@ def run(argv: list[str] | None = None) -> int:
 def _report(exc: BaseException, args: list[str], message: str, hint: str) -> int:
     if _verbosity(args) >= 2:
         traceback.print_exception(exc, file=sys.stderr)
-    error = f"Error: {message}" + (f"\n{hint}" if hint else "")
+    # Hints are written as fragments ("run plan again"); shown on their own line, they read as
+    # a sentence.
+    error = f"Error: {message}" + (f"\n{sentence(hint)}" if hint else "")
     click.echo(error, err=True)
     return _failed(args, error)
 

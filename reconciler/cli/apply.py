@@ -18,6 +18,7 @@ from reconciler.apply import Outcome
 from reconciler.backends import opened
 from reconciler.cli.ci import active, manifest_errors_annotated, no_ci_option, summarize
 from reconciler.cli.common import (
+    confirm,
     lock_options,
     manifests,
     manifests_option,
@@ -56,15 +57,14 @@ def interrupts(stop: threading.Event) -> Iterator[None]:
 
 
 def _approve(plan: Plan, color: bool, auto_approve: bool) -> None:
+    """Show the plan and, unless ``auto_approve``, ask for ``yes`` (the command has already
+    refused to run without a terminal to ask on)."""
     click.echo(plan_as(plan, "text", color=color), nl=False)
     if auto_approve:
         return
-    if not sys.stdin.isatty():
-        raise UsageError("apply needs confirmation: run it on a terminal, pass --auto-approve, "
-                         "or apply a saved plan file. Nothing was done.")
-    click.echo("\nDo you want to perform these actions? Only 'yes' will be accepted.")
-    if click.prompt("Enter a value", default="", show_default=False).strip() != "yes":
-        raise click.ClickException("Apply cancelled.")
+    confirm("Do you want to perform these actions?",
+            ["reconciler will perform the actions described above."],
+            cancelled="Apply cancelled.", unchanged="Nothing was done.")
 
 
 class _Printer:
@@ -117,7 +117,7 @@ def apply(settings: Settings, plan_file: Path | None, manifest_paths: tuple[Path
                          "chosen when the plan is made.")
     if plan_file is None and not auto_approve and not sys.stdin.isatty():
         # Refuse before refreshing every customer only to refuse afterwards.
-        raise UsageError("apply needs confirmation: run it on a terminal, pass --auto-approve, "
+        raise UsageError("Apply needs confirmation: run it on a terminal, pass --auto-approve, "
                          "or apply a saved plan file. Nothing was done.")
     saved = planfile.read(plan_file) if plan_file is not None else None
     options = workflow.PlanOptions(targets=targets, parallelism=parallelism)

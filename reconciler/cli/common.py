@@ -9,12 +9,13 @@ from __future__ import annotations
 import re
 import sys
 import urllib.parse
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TypeVar
 
 import click
 
+from reconciler.errors import UsageError
 from reconciler.model import Desired
 from reconciler.render import FORMATS
 from reconciler.settings import Settings
@@ -122,3 +123,32 @@ def warn_untargeted(desired: Desired, targets: tuple[str, ...]) -> None:
     for target in targets_in_no_manifest(desired, targets):
         click.echo(f"Warning: --target {target} is in no manifest; nothing is planned for it "
                    "unless state still records it.", err=True)
+
+
+def confirm(question: str, details: Sequence[str], *, cancelled: str, unchanged: str) -> None:
+    """Ask on the terminal before a step that cannot be taken back, as Terraform does: only
+    ``yes`` goes ahead (one convention for every confirmation).
+
+    Any other answer raises a UsageError that starts with ``cancelled`` ("Apply cancelled.")
+    and ends with ``unchanged`` ("Nothing was done."); an answer that looks like a yes (``y``,
+    ``YES``) is told why it did not count. Ctrl-C ends the prompt's line and is an interrupt
+    (exit 130); the end of input is no answer.
+    """
+    click.echo(f"\n{question}")
+    for line in details:
+        click.echo(f"  {line}")
+    click.echo("  Only 'yes' will be accepted to approve.\n")
+    try:
+        # Not click.prompt: it turns Ctrl-C into a bare Abort without ending the line. A
+        # KeyboardInterrupt reaches click's main, which ends the line, and the CLI exits 130.
+        answer = input("  Enter a value: ").strip()
+    except EOFError:
+        click.echo()  # the cursor is still on the prompt's line
+        answer = ""
+    if answer == "yes":
+        return
+    if answer.casefold() in {"y", "yes"}:
+        shown = answer if len(answer) <= 40 else answer[:39] + "…"
+        raise UsageError(f"{cancelled} Only 'yes', spelt out in lower case, approves; the "
+                         f"answer was {shown!r}. {unchanged}")
+    raise UsageError(f"{cancelled} {unchanged}")

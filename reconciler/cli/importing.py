@@ -9,6 +9,7 @@ from reconciler.apply import Result
 from reconciler.cli.common import lock_options
 from reconciler.errors import UsageError
 from reconciler.settings import Settings
+from reconciler.words import sentence
 
 
 @click.command("import")
@@ -21,6 +22,6 @@ def import_command(settings: Settings, customer_id: str, family: str,
     """Look up a customer's existing upgrade and record it in state (no POST)."""
     outcome = workflow.import_upgrade(settings, customer_id, family, lock_timeout=lock_timeout)
     if outcome.result is Result.FAILED:
-        raise UsageError(f"{outcome.message[0].upper()}{outcome.message[1:]}.")
-    click.echo(f"{outcome.message[0].upper()}{outcome.message[1:]}.")
+        raise UsageError(sentence(outcome.message))
+    click.echo(sentence(outcome.message))
     return 0

@@ -9,13 +9,16 @@ from pathlib import Path
 import click
 
 from reconciler import workflow
-from reconciler.cli.common import lock_options
+from reconciler.cli.common import confirm, lock_options
 from reconciler.errors import UsageError
 from reconciler.render import history as render_history
 from reconciler.render import state as render_state
 from reconciler.settings import Settings
+from reconciler.words import plural
 
-_FORMAT = click.Choice(["text", "json"])
+_format_option = click.option("--format", "fmt", type=click.Choice(["text", "json"]),
+                              default="text", show_default=True,
+                              help="text for people, json for scripts.")
 
 
 @click.group("state")
@@ -24,7 +27,7 @@ def state() -> None:
 
 
 @state.command("list")
-@click.option("--format", "fmt", type=_FORMAT, default="text", show_default=True)
+@_format_option
 @click.pass_obj
 def list_command(settings: Settings, fmt: str) -> None:
     """List every recorded upgrade."""
@@ -44,7 +47,7 @@ def list_command(settings: Settings, fmt: str) -> None:
 
 @state.command("show")
 @click.argument("customer_id")
-@click.option("--format", "fmt", type=_FORMAT, default="text", show_default=True)
+@_format_option
 @click.pass_obj
 def show_command(settings: Settings, customer_id: str, fmt: str) -> None:
     """Show everything recorded about one customer."""
@@ -70,7 +73,7 @@ def rm_command(settings: Settings, customer_ids: tuple[str, ...], lock_timeout: 
 
 @state.command("history")
 @click.argument("customer_id", required=False)
-@click.option("--format", "fmt", type=_FORMAT, default="text", show_default=True)
+@_format_option
 @click.pass_obj
 def history_command(settings: Settings, customer_id: str | None, fmt: str) -> None:
     """Show the operation history (API calls and state transitions), optionally one customer's."""
@@ -105,10 +108,10 @@ def push_command(settings: Settings, file: Path, force: bool, lock_timeout: floa
     """Replace the recorded state with FILE (e.g. errored.reconciler-state.json)."""
     pushed = workflow.push_state(settings, file, force=force, lock_timeout=lock_timeout)
     if pushed.state is None:
-        click.echo(f"{pushed.where} already holds this state; nothing was pushed.")
+        click.echo(f"The {pushed.where} already holds this state; nothing was pushed.")
     else:
         click.echo(f"Pushed {file} to {pushed.where} (lineage {pushed.state.lineage}, serial "
-                   f"{pushed.state.serial}, {len(pushed.state)} records).")
+                   f"{pushed.state.serial}, {plural(len(pushed.state), 'record')}).")
 
 
 @click.command("force-unlock")
@@ -121,13 +124,12 @@ def force_unlock(settings: Settings, lock_id: str, force: bool) -> None:
     if not force:
         if not _stdin_is_tty():
             raise UsageError(
-                "force-unlock asks for confirmation, and there is no terminal to ask on; "
+                "Force-unlock asks for confirmation, and there is no terminal to ask on; "
                 "pass --force to release the lock anyway."
             )
-        click.echo(f"Lock {current.describe()}.")
-        click.echo(_holder_note(current.holder_is_dead()))
-        if not click.confirm("Release this lock?", default=False):
-            raise UsageError("Force-unlock cancelled; the lock is still held.")
+        confirm("Do you really want to force-unlock?",
+                [f"Lock {current.describe()}.", _holder_note(current.holder_is_dead())],
+                cancelled="Force-unlock cancelled.", unchanged="The lock is still held.")
     released = workflow.release_lock(settings, lock_id)
     click.echo(f"Released lock {released.id} ({released.who}, {released.operation}).")
 

@@ -10,10 +10,7 @@ from reconciler import manifest, workflow
 from reconciler.cli.ci import active, annotate, no_ci_option
 from reconciler.cli.common import manifests, manifests_option
 from reconciler.settings import Settings
-
-
-def _plural(count: int, noun: str) -> str:
-    return f"{count} {noun}{'' if count == 1 else 's'}"
+from reconciler.words import plural
 
 
 @click.command()
@@ -35,13 +32,13 @@ def validate(settings: Settings, manifest_paths: tuple[Path, ...], no_ci: bool) 
             click.echo(str(problem))
         files = len({p.path for p in problems})
         click.echo(
-            f"Error: {_plural(len(problems), 'problem')} in {_plural(files, 'file')}.", err=True
+            f"Error: {plural(len(problems), 'problem')} in {plural(files, 'file')}.", err=True
         )
         return 1
     customers = len({u.customer_id for u in desired.upgrades})
     click.echo(
-        f"Valid: {_plural(len(desired.files), 'manifest file')}, "
-        f"{_plural(customers, 'customer')}, "
-        f"{_plural(len(desired.upgrades), 'desired upgrade')}."
+        f"Valid: {plural(len(desired.files), 'manifest file')}, "
+        f"{plural(customers, 'customer')}, "
+        f"{plural(len(desired.upgrades), 'desired upgrade')}."
     )
     return 0

@@ -348,16 +348,16 @@ def _error(done: Exchange, call: Call, fault: ApiFault | None) -> PartnerCenterE
     cid, rid = done.correlation_id, done.request_id
     if fault is None:
         return TransportError(
-            f"No answer from Partner Center for {what} after {done.attempts} attempt(s) "
-            f"({done.error}).", correlation_id=cid, request_id=rid,
+            f"No answer from Partner Center for {what} ({done.error}; attempts made: "
+            f"{done.attempts}).", correlation_id=cid, request_id=rid,
         )
     status, code = fault.http_status, fault.code
     detail = f"{what} failed: {fault.summary()}."
     kind: type[PartnerCenterError]
     if status == 429:
         return ThrottledError(
-            f"Partner Center kept throttling {what} after {done.attempts} attempt(s): "
-            f"{fault.summary()}.", retry_after=done.retry_after, correlation_id=cid,
+            f"Partner Center kept throttling {what}: {fault.summary()} (attempts made: "
+            f"{done.attempts}).", retry_after=done.retry_after, correlation_id=cid,
             request_id=rid,
         )
     if status == 401:
@@ -371,7 +371,7 @@ def _error(done: Exchange, call: Call, fault: ApiFault | None) -> PartnerCenterE
             UPGRADE_NOT_FOUND, None) else NotFoundError
     elif status >= 500:
         kind = ServiceError
-        detail = f"{what} failed after {done.attempts} attempt(s): {fault.summary()}."
+        detail = f"{what} failed: {fault.summary()} (attempts made: {done.attempts})."
     elif code == UPGRADE_OF_OTHER_CUSTOMER:
         kind = UpgradeOwnershipError
     else:

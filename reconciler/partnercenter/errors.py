@@ -203,7 +203,9 @@ class ApiFault:
     def summary(self) -> str:
         """``403 900105: description`` — the short form used inside messages."""
         code = f" {self.code}" if self.code else ""
-        text = f": {self.description}" if self.description else ""
+        # Embedded in a sentence that ends with its own full stop: drop the description's.
+        description = self.description.rstrip().removesuffix(".")
+        text = f": {description}" if description else ""
         return f"HTTP {self.http_status}{code}{text}"
 
 

@@ -7,7 +7,8 @@ from reconciler.render import markdown
 
 
 def outcome_line(outcome: Outcome) -> str:
-    """E.g. ``  + 4c72… (Contoso) Azure: started: started upgrade 5e1d…``."""
+    """E.g. ``  + 4c72… (Contoso) Azure: started: upgrade 5e1d…``: the result, then what it
+    was about (a message never repeats the result)."""
     change = outcome.change
     name = f" ({change.customer_name})" if change.customer_name else ""
     cid = f" [MS-CorrelationId {outcome.correlation_id}]" if outcome.correlation_id and \
@@ -40,5 +41,5 @@ def render_markdown(result: ApplyResult) -> str:
                               markdown.cell(o.message))
                  for o in result.outcomes if not o.result.ok)
     return markdown.fit(["### reconciler apply", "", f"**{summary(result)}**", ""],
-                        [markdown.Table("Not done", columns, rows, "rows")], [],
+                        [markdown.Table("Not done", columns, rows, "row")], [],
                         max_chars=markdown.MAX_CHARS, full="the full output")

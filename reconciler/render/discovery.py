@@ -15,6 +15,7 @@ from typing import Any
 
 from reconciler.discovery import Class, Discovery, Found
 from reconciler.manifest import display_path
+from reconciler.words import plural
 
 FORMAT_VERSION = "1"
 CSV_COLUMNS = ("customer_id", "name", "domain", "class", "reason", "upgrade_id", "managed",
@@ -34,7 +35,7 @@ def summary_line(result: Discovery) -> str:
     parts = [f"{counts[Class.LEGACY]} legacy ({len(result.candidates)} not in any manifest)"]
     parts += [f"{counts[cls]} {cls.words}"
               for cls in (Class.BLOCKED, Class.IN_PROGRESS, Class.UPGRADED, Class.NONE)]
-    line = f"Discovered: {len(result.customers)} customers; {', '.join(parts)}"
+    line = f"Discovered: {plural(len(result.customers), 'customer')}; {', '.join(parts)}"
     if result.unread:
         line += f"; {len(result.unread)} could not be read"
     return line + "."
@@ -62,9 +63,8 @@ def render_text(result: Discovery) -> str:
         lines += [_row(row, widths) for row in [header, *rows]]
         lines.append("")
     if result.unread:
-        lines.append(f"Could not read {len(result.unread)} customer"
-                     f"{'' if len(result.unread) == 1 else 's'} (nothing is assumed about "
-                     "them; run discover again):")
+        lines.append(f"Could not read {plural(len(result.unread), 'customer')} (nothing is "
+                     "assumed about them; run discover again):")
         lines += [f"  {u.customer_id}  {visible(u.name or '')}: {visible(u.error)}"
                   for u in result.unread]
         lines.append("")
@@ -141,6 +141,6 @@ def written_lines(written: tuple[Path, ...], result: Discovery,
         return [f"Nothing written{where}: every legacy customer is already in a manifest."]
     count = len(result.candidates)
     lines = [f"Wrote {display_path(path)}" for path in written]
-    lines.append(f"Wrote {len(written)} manifest{'' if len(written) == 1 else 's'} with {count} "
-                 f"customer{'' if count == 1 else 's'}; review them, then run `reconciler plan`.")
+    lines.append(f"Wrote {plural(len(written), 'manifest')} with {plural(count, 'customer')}; "
+                 "review them, then run `reconciler plan`.")
     return lines

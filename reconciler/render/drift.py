@@ -13,6 +13,8 @@ import click
 
 from reconciler.drift import DriftItem, DriftKind, DriftReport
 from reconciler.render.markdown import MAX_CHARS, Table, cell, fit, row, state_stamp
+from reconciler.render.text import name_cell, name_width
+from reconciler.words import plural
 
 MARKER = "<!-- partnercenter-reconciler:drift -->"
 _COLUMNS = ("customer", "name", "family", "recorded", "observed", "detail", "source")
@@ -20,11 +22,12 @@ _COLUMNS = ("customer", "name", "family", "recorded", "observed", "detail", "sou
 
 def summary_line(report: DriftReport) -> str:
     """E.g. ``Drift: 2 of 120 customers drifted (1 reverted, 1 failed).``"""
+    checked = plural(report.checked, "managed upgrade")
     if not report.has_drift:
-        return f"Drift: none in {report.checked} managed upgrades."
+        return f"Drift: none in {checked}."
     parts = ", ".join(f"{n} {kind}" for kind, n in report.counts().items() if n)
-    return (f"Drift: {len(report.items)} of {report.checked} managed upgrades differ from "
-            f"state ({parts}).")
+    differ = "differs" if len(report.items) == 1 else "differ"
+    return f"Drift: {len(report.items)} of {checked} {differ} from state ({parts})."
 
 
 # --- JSON ----------------------------------------------------------------------------------
@@ -68,20 +71,26 @@ def render_json(report: DriftReport) -> str:
 _KIND_WIDTH = max(len(kind.value) for kind in DriftKind)
 
 
-def _text_line(item: DriftItem, color: bool) -> str:
+def _text_line(item: DriftItem, color: bool, widths: tuple[int, int]) -> str:
+    """One drifted key in aligned columns: kind, customer, name, family, detail."""
+    name_width, family_width = widths
     head = f"! {item.kind.value:<{_KIND_WIDTH}}"
     if color:
         head = click.style(head, fg="red", bold=True)
-    name = f" ({item.customer_name})" if item.customer_name else ""
-    return f"  {head}  {item.customer_id}{name}  {item.product_family}: {item.detail}"
+    name = [name_cell(item.customer_name, name_width)] if name_width else []
+    cells = [head, item.customer_id, *name, f"{item.product_family:<{family_width}}",
+             item.detail]
+    return "  " + "  ".join(cells)
 
 
 def render_text(report: DriftReport, *, color: bool = False) -> str:
     """The drifted keys, one per line, then the summary line."""
     lines: list[str] = []
     if report.has_drift:
+        widths = (name_width(i.customer_name for i in report.items),
+                  max(len(i.product_family) for i in report.items))
         lines += ["Partner Center differs from recorded state:", ""]
-        lines += [_text_line(item, color) for item in report.items]
+        lines += [_text_line(item, color, widths) for item in report.items]
         lines.append("")
     lines.append(summary_line(report))
     if not report.has_drift:
@@ -114,7 +123,7 @@ def render_markdown(report: DriftReport, *, max_chars: int = MAX_CHARS,
         head += ["No drift. Partner Center matches the recorded state.", ""]
     tables = [Table(kind.heading, _COLUMNS,
                     tuple(_md_row(i) for i in report.items if i.kind is kind),
-                    f"{kind.value} rows")
+                    f"{kind.value} row")
               for kind in DriftKind]
     foot = [f"<sub>{state_stamp(report.lineage, report.serial)} · {report.created_at}</sub>"]
     return fit(head, tables, foot, max_chars=max_chars, full="the full drift report",

@@ -10,6 +10,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 
 from reconciler.drift import DriftItem, DriftReport
+from reconciler.words import plural
 
 SUITE = "reconciler drift"
 
@@ -46,7 +47,7 @@ def render(report: DriftReport) -> str:
         suite.append(_case(item))
     if clean > 0:
         ET.SubElement(suite, "testcase", classname="drift.none",
-                      name=f"{clean} managed upgrades without drift", time="0")
+                      name=f"{plural(clean, 'managed upgrade')} without drift", time="0")
     ET.indent(suites)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + \
         ET.tostring(suites, encoding="unicode") + "\n"

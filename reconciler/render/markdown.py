@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from reconciler.plan import Action, Change, Plan
 from reconciler.render.text import summary_line
+from reconciler.words import plural
 
 MARKER = "<!-- partnercenter-reconciler:plan -->"
 #: Below GitHub's 65,536-character comment limit, with room for a workflow's own header.
@@ -28,7 +29,8 @@ _PLAN_COLUMNS = ("customer", "name", "family", "reason", "source")
 
 @dataclass(frozen=True, slots=True)
 class Table:
-    """One titled table of a comment; ``noun`` names its rows in the "left out" note."""
+    """One titled table of a comment; ``noun`` names one of its rows in the "left out" note
+    (singular: the note makes it agree with the count)."""
 
     title: str
     columns: tuple[str, ...]
@@ -86,8 +88,8 @@ def _section(table: Table, budget: int, where: str) -> tuple[list[str], int]:
         kept += 1
     left_out = len(table.rows) - kept
     if left_out:
-        lines.append(f"\n_{left_out} more {table.noun} left out to keep this comment "
-                     f"under GitHub's size limit; see {where}._")
+        lines.append(f"\n_{plural(left_out, 'more ' + table.noun)} left out to keep this "
+                     f"comment under GitHub's size limit; see {where}._")
     return [*lines, *closing, ""], left_out
 
 
@@ -110,19 +112,25 @@ def fit(head: list[str], tables: Sequence[Table], foot: list[str], *, max_chars:
         section, left_out = _section(table, max(0, budget), where)
         if _size(section) > budget or left_out == len(table.rows):
             left_out = len(table.rows)
-            section = [f"_{table.title}: all {left_out} {table.noun} left out to keep this "
+            section = [f"_{table.title}: {_all(left_out, table.noun)} left out to keep this "
                        "comment under GitHub's size limit._", ""]
         omitted += left_out
         lines += section
         used += _size(section)
     if omitted:
-        lines += [f"_{omitted} rows in all were left out of this comment; see {where}._", ""]
+        lines += [f"_{plural(omitted, 'row')} in all {'was' if omitted == 1 else 'were'} "
+                  f"left out of this comment; see {where}._", ""]
     elif details_url:
         lines += [f"See {where}.", ""]
     lines += foot
     text = "\n".join(lines) + "\n"
     # The budget above is exact for rows; this guards the cap against an oversized head/foot.
     return text if len(text) <= max_chars else text[: max_chars - 2] + "…\n"
+
+
+def _all(count: int, noun: str) -> str:
+    """``the 1 create row`` or ``all 3 create rows``."""
+    return f"the {plural(count, noun)}" if count == 1 else f"all {plural(count, noun)}"
 
 
 def _plan_row(change: Change) -> str:
@@ -149,7 +157,7 @@ def render(plan: Plan, *, max_chars: int = MAX_CHARS, details_url: str | None = 
         head += ["No changes. Recorded state matches the manifests.", ""]
     tables = [Table(action.facts.title, _PLAN_COLUMNS,
                     tuple(_plan_row(c) for c in plan.changes if c.action is action),
-                    f"{action.value} rows")
+                    f"{action.value} row")
               for action in Action if action.facts.listed]
     foot = [f"<sub>{state_stamp(plan.lineage, plan.serial)} · "
             f"manifests `{plan.manifest_digest[:19]}…` · {plan.created_at}</sub>"]

@@ -6,6 +6,8 @@ Colour is applied only when the caller says the output is a TTY.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import click
 
 from reconciler.plan import Action, Change, Plan
@@ -21,8 +23,14 @@ def summary_line(plan: Plan) -> str:
     return f"Plan: {changes}; {others}."
 
 
-def _name(change: Change, width: int) -> str:
-    name = change.customer_name or ""
+def name_width(names: Iterable[str | None]) -> int:
+    """The width of a name column: the longest name, but at most 32 characters."""
+    return min(_NAME_WIDTH, max((len(name or "") for name in names), default=0))
+
+
+def name_cell(name: str | None, width: int) -> str:
+    """A customer name padded (or cut, with "…") to ``width``."""
+    name = name or ""
     if len(name) > width:
         name = name[: width - 1] + "…"
     return name.ljust(width)
@@ -32,14 +40,14 @@ def _line(change: Change, width: int, color: bool) -> str:
     head = f"{change.action.symbol} {change.action.value:<7}"
     if color:
         head = click.style(head, fg=change.action.facts.colour, bold=change.action.is_change)
-    return (f"  {head}  {change.customer_id}  {_name(change, width)}  "
+    return (f"  {head}  {change.customer_id}  {name_cell(change.customer_name, width)}  "
             f"{change.product_family}  {change.reason}").rstrip()
 
 
 def render(plan: Plan, *, color: bool = False) -> str:
     """The plan as text, ending with the summary line."""
     shown = [c for c in plan.changes if c.action.facts.listed]
-    width = min(_NAME_WIDTH, max((len(c.customer_name or "") for c in shown), default=0))
+    width = name_width(c.customer_name for c in shown)
     lines: list[str] = []
     if not plan.refreshed:
         lines += ["Note: refresh was off; Partner Center was not consulted, so eligibility and "

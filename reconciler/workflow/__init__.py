@@ -2,7 +2,8 @@
 
 * :mod:`.inputs`   — the input step (manifests, state, refresh) and the plan;
 * :mod:`.applying` — carrying out a plan under the state lock;
-* :mod:`.editing`  — import and the ``state`` commands.
+* :mod:`.editing`  — import and the ``state`` commands;
+* :mod:`.starting` — ``init``'s starter files.
 """
 
 from reconciler.workflow.applying import ApplyHooks, ApplyOptions, Prepared, apply_plan, prepare

@@ -51,7 +51,7 @@ def test_completed_is_verified_once_and_then_costs_nothing(fleet: Fleet) -> None
     fleet.sim.clear_requests()
     update = change_of(fleet, 1)
     assert update.action is Action.UPDATE
-    assert update.reason.startswith("in_progress → Completed; verified: Azure plan ")
+    assert update.reason.startswith("in progress → Completed; verified: Azure plan ")
     assert update.reason.endswith(" active, 1 legacy subscription suspended")
     assert subscription_reads(fleet) == 2
     assert fleet.apply().ok

@@ -57,7 +57,7 @@ def test_annotations_are_capped_with_an_overflow_note() -> None:
     many = [Annotation(f"problem {n}", "m.yaml", n) for n in range(1, 121)]
     lines = ci.error_lines(CiSystem.GITHUB, many)
     assert len(lines) == ci.MAX_ANNOTATIONS + 1
-    assert "70 more errors are not annotated" in lines[-1]
+    assert "Not annotated: 70 more errors;" in lines[-1]
 
 
 def test_publish_summary(tmp_path: Path) -> None:
@@ -96,7 +96,7 @@ def test_manifest_errors_become_github_annotations(project: Project, command: st
     assert len(errors) == 51
     assert errors[0].startswith("::error file=manifests/bad.yaml,line=8,col=11,"
                                 "title=Invalid manifest::")
-    assert "10 more errors are not annotated" in errors[-1]
+    assert "Not annotated: 10 more errors;" in errors[-1]
 
 
 def test_azure_devops_annotations_and_summary(project: Project) -> None:

@@ -90,7 +90,7 @@ def test_no_drift_exits_0_and_a_fresh_project_too(project: Project) -> None:
     project.manifest([1])
     fresh = project.run("drift")
     assert fresh.returncode == 0, fresh.stderr
-    assert "Drift: none in 1 managed upgrades." in fresh.stdout
+    assert "Drift: none in 1 managed upgrade." in fresh.stdout
     assert not (project.root / ".reconciler").exists()
     completed(project, 1)
     assert project.run("drift").returncode == 0

@@ -9,8 +9,12 @@ from __future__ import annotations
 
 import json
 import os
+import pty
+import select
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,6 +61,29 @@ class Project:
                               env=self.env, capture_output=True, text=True, timeout=timeout,
                               stdin=subprocess.DEVNULL, check=False)
 
+    def on_terminal(self, *args: str, answer: bytes | None, timeout: float = 60
+                    ) -> tuple[int, str]:
+        """Run the CLI on a pseudo-terminal and answer its prompt: type ``answer``, or with
+        None press Ctrl-C (SIGINT, what the terminal sends). Returns the exit code and all
+        the terminal showed (stdout and stderr, with the terminal's \\r\\n line ends)."""
+        main, secondary = pty.openpty()
+        proc = subprocess.Popen([sys.executable, "-m", "reconciler", *args], cwd=self.root,
+                                env=self.env, stdin=secondary, stdout=secondary,
+                                stderr=secondary)
+        os.close(secondary)
+        try:
+            shown = _read_terminal(main, until=b"Enter a value: ", timeout=timeout)
+            if answer is None:
+                proc.send_signal(signal.SIGINT)
+            else:
+                os.write(main, answer)
+            shown += _read_terminal(main, until=None, timeout=timeout)
+            return proc.wait(timeout=timeout), shown.decode()
+        finally:
+            proc.kill()
+            proc.wait()
+            os.close(main)
+
     def plan_json(self, *args: str) -> dict[str, object]:
         result = self.run("plan", "--format", "json", *args)
         assert result.returncode in (0, 2), result.stderr
@@ -70,6 +97,26 @@ class Project:
 
     def upgrades(self, n: int) -> int:
         return len(self.sim.world.upgrades_for(customer(n)))
+
+
+def _read_terminal(fd: int, *, until: bytes | None, timeout: float) -> bytes:
+    """What the terminal shows until ``until`` appears (None: until the program ends)."""
+    deadline = time.monotonic() + timeout
+    shown = b""
+    while until is None or until not in shown:
+        left = deadline - time.monotonic()
+        if left <= 0 or not select.select([fd], [], [], left)[0]:
+            raise AssertionError(f"the terminal showed no {until!r} in time: {shown!r}")
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:  # EIO: every writer has closed the terminal
+            chunk = b""
+        if not chunk:
+            if until is None:
+                return shown
+            raise AssertionError(f"the program ended before showing {until!r}: {shown!r}")
+        shown += chunk
+    return shown
 
 
 def make_project(tmp_path: Path, config: SimulatorConfig) -> Iterator[Project]:

@@ -145,6 +145,24 @@ def test_saved_plan_applies_and_stale_plans_are_refused(project: Project) -> Non
     assert project.run("apply", "p4.json", "--target", customer(2)).returncode == 1
 
 
+def test_a_saved_plan_survives_renaming_a_customer_but_not_adding_one(project: Project) -> None:
+    for n in (1, 2):
+        project.sim.world.add_customer(customer(n))
+    path = project.manifest([1])
+    assert project.run("plan", "--out", "p1.json").returncode == 0
+    path.write_text(path.read_text().replace("name: Customer 1", "name: Customer One Ltd"))
+    renamed = project.run("apply", "p1.json")
+    assert renamed.returncode == 0, renamed.stderr
+    assert project.upgrades(1) == 1
+
+    assert project.run("plan", "--out", "p2.json").returncode == 0
+    project.manifest([1, 2])
+    added = project.run("apply", "p2.json")
+    assert added.returncode == 1
+    assert "the manifests changed" in added.stderr
+    assert project.upgrades(2) == 0
+
+
 def test_apply_without_tty_needs_auto_approve(project: Project) -> None:
     project.sim.world.add_customer(customer(1))
     project.manifest([1])
@@ -232,7 +250,7 @@ def test_sigint_finishes_in_flight_and_releases_the_lock(slow_project: Project) 
     proc = project.popen("apply", "--auto-approve", "--parallelism", "2")
     assert proc.stdout is not None
     seen = ""
-    while "started upgrade" not in seen:  # interrupt once creates are under way
+    while ": started:" not in seen:  # interrupt once creates are under way
         line = proc.stdout.readline()
         assert line, "apply ended before starting any upgrade"
         seen += line

@@ -67,7 +67,7 @@ def test_apply_without_a_terminal_refuses_before_any_call(project: Project) -> N
     project.manifest([1])
     result = project.run("apply")
     assert result.returncode == 1
-    assert "apply needs confirmation" in result.stderr
+    assert "Error: Apply needs confirmation" in result.stderr
     assert project.sim.requests == []
 
 
@@ -87,3 +87,68 @@ def _wait_runs_out(project: Project) -> None:
     assert len(lines) == 3, result.stdout
     assert all("--wait-timeout ran out" in line for line in lines)
     assert "Apply done, but the wait was not met: 3 in progress." in result.stdout
+
+
+def test_apply_says_each_thing_once_and_counts_agree(tmp_path: Path) -> None:
+    for project in make_project(tmp_path, SimulatorConfig(completion_delay_seconds=3600)):
+        project.sim.world.add_customer(customer(1))
+        project.manifest([1])
+        capped = project.run("apply", "--auto-approve", "--max-upgrades", "0")
+        assert "The plan would start 1 upgrade, more than --max-upgrades 0." in capped.stderr
+        started = project.run("apply", "--auto-approve")
+        upgrade = project.sim.world.upgrades_for(customer(1))[0].id
+        assert f"  + {customer(1)} (Customer 1) Azure: started: upgrade {upgrade}\n" \
+            in started.stdout
+        project.sim.world.complete_upgrade(upgrade)
+        recorded = project.run("apply", "--auto-approve")
+        assert "Azure  in progress → Completed; verified: Azure plan " in recorded.stdout
+        assert f"Azure: recorded: upgrade {upgrade} is completed (verified: Azure plan " \
+            in recorded.stdout
+        assert "Apply complete: 1 recorded.\n" in recorded.stdout
+        assert project.run("drift").stdout == ("Drift: none in 1 managed upgrade.\n"
+                                               "No drift. Partner Center matches the recorded "
+                                               "state.\n")
+
+
+def test_an_error_is_sentences_without_a_doubled_full_stop(project: Project) -> None:
+    project.sim.world.add_customer(customer(1))
+    project.manifest([1])
+    project.env["PARTNER_CENTER_ACCESS_TOKEN"] = "not-the-token"
+    result = project.run("plan")
+    assert result.returncode == 1
+    error, hint = result.stderr.splitlines()
+    assert error.startswith("Error: Partner Center: POST /v1/productUpgrades/eligibility")
+    assert "Authorization token is invalid or expired. The token was refused" in error
+    assert ".." not in error
+    assert hint == "Check the credentials."
+
+
+def test_apply_asks_for_yes_and_says_why_y_is_not_enough(project: Project) -> None:
+    project.sim.world.add_customer(customer(1))
+    project.manifest([1])
+    code, shown = project.on_terminal("apply", answer=b"y\n")
+    assert code == 1
+    assert "Do you want to perform these actions?\r\n" \
+           "  reconciler will perform the actions described above.\r\n" \
+           "  Only 'yes' will be accepted to approve.\r\n" in shown
+    assert "Error: Apply cancelled. Only 'yes', spelt out in lower case, approves; the " \
+           "answer was 'y'. Nothing was done.\r\n" in shown
+    code, shown = project.on_terminal("apply", answer=b"no\n")
+    assert code == 1
+    assert shown.endswith("Error: Apply cancelled. Nothing was done.\r\n")
+    assert project.upgrades(1) == 0
+    code, shown = project.on_terminal("apply", answer=b"yes\n")
+    assert code == 0, shown
+    assert "Apply complete: 1 started." in shown
+    assert project.upgrades(1) == 1
+
+
+def test_ctrl_c_at_the_prompt_ends_the_line_and_exits_as_an_interrupt(project: Project) -> None:
+    project.sim.world.add_customer(customer(1))
+    project.manifest([1])
+    code, shown = project.on_terminal("apply", answer=None)
+    assert code == 130
+    assert shown.endswith("  Enter a value: \r\nInterrupted.\r\n")
+    assert project.upgrades(1) == 0
+    # The lock was released on the way out.
+    assert project.run("apply", "--auto-approve").returncode == 0

@@ -43,7 +43,9 @@ def test_parse_fault_accepts_text_and_cuts_long_bodies() -> None:
 
 
 def test_summary() -> None:
-    assert ApiFault(403, "900105", "Suspended.").summary() == "HTTP 403 900105: Suspended."
+    # The summary goes inside a sentence that ends with its own full stop.
+    assert ApiFault(403, "900105", "Suspended.").summary() == "HTTP 403 900105: Suspended"
+    assert ApiFault(403, "900105", "Suspended").summary() == "HTTP 403 900105: Suspended"
     assert ApiFault(502, None, "").summary() == "HTTP 502"
 
 

@@ -45,6 +45,8 @@ INELIGIBLE = SeenEligibility(False, reason="Customer has no Azure subscriptions"
      Action.NOOP, "upgraded (Completed)"),
     (record(1, RecordStatus.IN_PROGRESS, upgrade_id=UP, remote="InProgress"), None,
      SeenStatus(UP, "Completed"), Action.UPDATE, "InProgress → Completed"),
+    (record(1, RecordStatus.IN_PROGRESS, upgrade_id=UP), None,  # as a create records it
+     SeenStatus(UP, "Completed"), Action.UPDATE, "in progress → Completed"),
     (record(1, RecordStatus.IN_PROGRESS, upgrade_id=UP, remote="InProgress"), None,
      SeenStatus(UP, "InProgress"), Action.WAIT, "InProgress since 2026-11-24T09:05:00Z"),
     (record(1, RecordStatus.IN_PROGRESS, upgrade_id=UP), None,

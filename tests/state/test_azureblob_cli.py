@@ -58,7 +58,7 @@ def _wait_for_start(proc: subprocess.Popen[str]) -> str:
     """Apply's output up to its first started upgrade (the lock is certainly held then)."""
     assert proc.stdout is not None
     seen = ""
-    while "started upgrade" not in seen:
+    while ": started:" not in seen:
         line = proc.stdout.readline()
         assert line, f"apply ended before starting any upgrade:\n{seen}"
         seen += line

@@ -176,9 +176,17 @@ def test_force_unlock_asks_on_a_terminal(state_path: Path, monkeypatch: pytest.M
     held = LocalBackend(state_path).lock(LockInfo.new("apply"))
     no = _run(state_path, "force-unlock", held.id, stdin="n\n")
     assert no.exit_code == 1
-    assert "cancelled" in _error(no)
+    assert _error(no) == "Force-unlock cancelled. The lock is still held."
     assert "may still be running" in no.output
-    yes = _run(state_path, "force-unlock", held.id, stdin="y\n")
+    assert "Do you really want to force-unlock?" in no.output
+    assert "Only 'yes' will be accepted to approve." in no.output
+    # The same convention as apply: 'y' is not 'yes', and is told so.
+    almost = _run(state_path, "force-unlock", held.id, stdin="y\n")
+    assert almost.exit_code == 1
+    assert _error(almost) == ("Force-unlock cancelled. Only 'yes', spelt out in lower case, "
+                              "approves; the answer was 'y'. The lock is still held.")
+    assert LocalBackend(state_path).current_lock() == held
+    yes = _run(state_path, "force-unlock", held.id, stdin="yes\n")
     assert yes.exit_code == 0
     assert LocalBackend(state_path).current_lock() is None
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 from reconciler.backends import opened
@@ -39,10 +40,9 @@ def test_writing_it_again_upgrades_the_format_and_keeps_every_record(tmp_path: P
     with opened(settings, lock="test") as backend:
         state = backend.read()
         assert state is not None
-        from dataclasses import replace
         backend.write(state.with_record(replace(state.records[DONE], verification=checked)))
     text = (tmp_path / "s" / "state.json").read_text()
-    assert f'"format_version": {FORMAT_VERSION},' in text
+    assert f'"format_version": "{FORMAT_VERSION}",' in text
     with opened(settings) as backend:
         again = backend.read()
     assert again is not None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ import pytest
 from reconciler.backends import LocalBackend, LockInfo, StateRecorder, open_backend
 from reconciler.backends import journal as journal_format
 from reconciler.errors import ConfigError, StateError
+from reconciler.schemacheck import validator_for
 from reconciler.settings import LocalBackendSettings, backend_settings
 from reconciler.state import State, StateChange
 from tests.state.helpers import make_record
@@ -229,3 +231,41 @@ def test_writing_an_unchanged_state_keeps_the_backup(state_path: Path) -> None:
     StateRecorder(backend, backend.read()).flush()  # a run that changed nothing
     assert state_path.stat().st_ino == inode
     assert state_path.with_name("state.json.backup").read_bytes() == backup
+
+
+GOLDEN = Path(__file__).parent / "golden"
+
+
+def test_state_written_with_an_integer_format_version_is_still_read(state_path: Path) -> None:
+    # Bytes as an earlier version wrote them: "format_version": 1 in the snapshot (under its
+    # checksum) and in each journal line (under its CRC); the journal adds 2 and removes 0.
+    state_path.parent.mkdir(parents=True)
+    old = GOLDEN / "format-1-integer.state.json"
+    shutil.copy(old, state_path)
+    shutil.copy(old.with_name(old.name + ".journal"), state_path.with_name("state.json.journal"))
+    assert json.loads(old.read_text())["format_version"] == 1
+    assert list(validator_for("state.schema.json").iter_errors(json.loads(old.read_text()))) == []
+    state = LocalBackend(state_path).read()
+    assert state is not None
+    assert (state.serial, sorted(state.records)) == (3, [make_record(1).key, make_record(2).key])
+
+    backend = LocalBackend(state_path)
+    backend.lock(LockInfo.new("test"))
+    backend.write(state)
+    StateRecorder(backend, state).put(make_record(3))
+    written = json.loads(state_path.read_text())
+    assert written["format_version"] == "1"
+    assert list(validator_for("state.schema.json").iter_errors(written)) == []
+    journalled = state_path.with_name("state.json.journal").read_text().splitlines()
+    assert [json.loads(line)["format_version"] for line in journalled] == ["1"]
+    assert LocalBackend(state_path).read() == state.with_record(make_record(3))
+
+
+def test_a_hand_edited_state_with_an_integer_format_version_is_read(state_path: Path) -> None:
+    state_path.parent.mkdir(parents=True)
+    document = json.loads((GOLDEN / "format-1-integer.state.json").read_text())
+    del document["checksum"]
+    state_path.write_text(json.dumps(document, indent=1))
+    state = LocalBackend(state_path).read()
+    assert state is not None
+    assert (state.serial, len(state.records)) == (1, 2)

@@ -131,9 +131,13 @@ def test_fold_skips_folded_changes_and_refuses_gaps() -> None:
 
 def test_a_newer_journal_format_is_refused() -> None:
     line = json.loads(journal.encode("l", StateChange.put(1, make_record(1))))
-    assert line["format_version"] == journal.FORMAT_VERSION == 2
-    with pytest.raises(StateError, match="newer version"):
-        journal._parse({**line, "format_version": journal.FORMAT_VERSION + 1})
+    assert line["format_version"] == journal.FORMAT_VERSION == "2"
+    for newer in ("3", 3):
+        with pytest.raises(StateError, match="newer version"):
+            journal._parse({**line, "format_version": newer})
+    for invalid in ("01", "1.0", " 1", "", True, 0, None):
+        with pytest.raises(StateError, match="invalid format_version"):
+            journal._parse({**line, "format_version": invalid})
 
 
 def test_no_secret_looking_fields_are_stored() -> None:

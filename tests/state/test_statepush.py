@@ -92,7 +92,8 @@ def test_state_pull_then_push_round_trips(tmp_path: Path, run_cli: Callable[...,
     (tmp_path / "pulled.json").write_text(pulled.stdout, encoding="utf-8")
     pushed = run_cli("--state", str(state_path), "state", "push", "pulled.json", cwd=tmp_path)
     assert pushed.code == 0, pushed.stderr
-    assert "already holds this state; nothing was pushed" in pushed.stdout
+    assert pushed.stdout == (f"The local state file {state_path} already holds this state; "
+                             "nothing was pushed.\n")
     empty = run_cli("--state", str(tmp_path / "none.json"), "state", "pull", cwd=tmp_path)
     assert empty.code == 1
     assert "No state is recorded" in empty.stderr
