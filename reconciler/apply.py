@@ -38,6 +38,7 @@ from reconciler.partnercenter import (
 from reconciler.plan import Action, Change, Plan
 from reconciler.refresh import read_eligibility, read_status, read_verification
 from reconciler.state import ErrorDetail, LineItem, Record, RecordStatus, Verification, utc_now
+from reconciler.words import plural
 
 log = logging.getLogger(__name__)
 
@@ -126,7 +127,9 @@ class Applier:
     def __init__(self, client: PartnerCenterClient, recorder: StateRecorder, *,
                  history: History | None = None, stop: threading.Event | None = None,
                  on_outcome: OnOutcome | None = None,
-                 new_request_id: Callable[[], str] = lambda: str(uuid.uuid4())) -> None:
+                 new_request_id: Callable[[], str] = lambda: str(uuid.uuid4()),
+                 max_failures: FailureBudget | None = None) -> None:
+        self.budget = _Spent(max_failures) if max_failures is not None else None
         self.client = client
         self.recorder = recorder
         self.history = history
@@ -157,6 +160,10 @@ class Applier:
         outcomes = []
         for change in changes:
             outcome = self._one(change)
+            if self.budget is not None and change.action.starts_upgrade \
+                    and outcome.result is not Result.SKIPPED \
+                    and self.budget.count(outcome.result) and self._abort is None:
+                self._abort = self.budget.why()
             outcomes.append(outcome)
             if self.on_outcome is not None:
                 self.on_outcome(outcome)
@@ -362,6 +369,68 @@ class Applier:
                                     upgrade_id=change.upgrade_id)
         return Outcome(change, Result.FORGOTTEN, "no longer tracked (the upgrade stays)",
                        change.upgrade_id)
+
+
+@dataclass(frozen=True, slots=True)
+class FailureBudget:
+    """``--max-failures``: ``count`` failed changes, or ``percent`` of the creates attempted
+    once at least :data:`PERCENT_AFTER` were (journey.md §4)."""
+
+    count: int | None = None
+    percent: float | None = None
+
+    @staticmethod
+    def parse(text: str, what: str = "--max-failures") -> FailureBudget:
+        """``3`` or ``5%``; raises ValueError with a sentence naming ``what``."""
+        raw = text.strip()
+        try:
+            if raw.endswith("%"):
+                percent = float(raw[:-1])
+                if not 0 < percent <= 100:
+                    raise ValueError
+                return FailureBudget(percent=percent)
+            count = int(raw)
+            if count < 1:
+                raise ValueError
+            return FailureBudget(count=count)
+        except ValueError:
+            raise ValueError(f"{what} {text!r} is neither a number of failures (1 or more) nor "
+                             "a percentage such as 5%.") from None
+
+    def __str__(self) -> str:
+        return f"{self.percent:g}%" if self.percent is not None else str(self.count)
+
+    def exhausted(self, failed: int, attempted: int) -> bool:
+        if self.count is not None:
+            return failed >= self.count
+        assert self.percent is not None
+        return attempted >= PERCENT_AFTER and failed * 100 >= self.percent * attempted
+
+
+#: A percentage budget applies once this many upgrades were attempted in the run.
+PERCENT_AFTER = 20
+#: What counts against the budget: Partner Center refused the create, or another definitive
+#: error. An unknown outcome (UNKNOWN) does not.
+_FAILURES = frozenset({Result.REFUSED, Result.FAILED})
+
+
+class _Spent:
+    """Failures and attempts so far (thread-safe), against a budget."""
+
+    def __init__(self, budget: FailureBudget) -> None:
+        self.budget, self.failed, self.attempted = budget, 0, 0
+        self.lock = threading.Lock()
+
+    def count(self, result: Result) -> bool:
+        """Count one attempted change; True once the budget is exhausted."""
+        with self.lock:
+            self.attempted += 1
+            self.failed += result in _FAILURES
+            return self.budget.exhausted(self.failed, self.attempted)
+
+    def why(self) -> str:
+        return (f"the failure budget is exhausted ({plural(self.failed, 'change')} of "
+                f"{self.attempted} failed; --max-failures {self.budget})")
 
 
 def _definitive(exc: PartnerCenterError) -> bool:

@@ -44,6 +44,8 @@ class Annotation:
     line: int | None = None
     column: int | None = None
     title: str | None = None
+    #: ``error`` or ``warning`` (both systems know these two).
+    level: str = "error"
 
 
 def detect(env: Mapping[str, str]) -> CiSystem | None:
@@ -78,6 +80,34 @@ def error_lines(system: CiSystem, annotations: Sequence[Annotation],
     return lines
 
 
+def warning_lines(system: CiSystem, annotations: Sequence[Annotation],
+                  limit: int = MAX_ANNOTATIONS) -> list[str]:
+    """Warnings for ``annotations`` (at most ``limit``, then a count); on Azure Pipelines the
+    step also ends "succeeded with issues", so a run with warnings is not shown all green."""
+    if not annotations:
+        return []
+    render = _github if system is CiSystem.GITHUB else _azure
+    lines = [render(a) for a in annotations[:limit]]
+    extra = len(annotations) - limit
+    if extra > 0:
+        lines.append(render(Annotation(f"Not annotated: {plural(extra, 'more warning')}; see "
+                                       "the job log for the full list.", title="More warnings",
+                                       level="warning")))
+    if system is CiSystem.AZURE:
+        lines.append("##vso[task.complete result=SucceededWithIssues;]")
+    return lines
+
+
+def blocked_annotation(customer_id: str, name: str | None, reason: str,
+                       source: str | None) -> Annotation:
+    """A warning for a customer Partner Center will not upgrade now, at its manifest line."""
+    path, _, line = (source or "").rpartition(":")
+    who = f"{customer_id} ({name})" if name else customer_id
+    return Annotation(f"Customer {who} is blocked: {reason}", path or None,
+                      int(line) if path and line.isdigit() else None, None, "Blocked customer",
+                      "warning")
+
+
 def github_escape_data(text: str) -> str:
     """Escape a workflow command's message (as @actions/core does)."""
     return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
@@ -98,12 +128,12 @@ def _github(a: Annotation) -> str:
     props = [("file", a.path), ("line", _opt(a.line)), ("col", _opt(a.column)),
              ("title", a.title)]
     given = ",".join(f"{k}={github_escape_property(v)}" for k, v in props if v is not None)
-    return f"::error {given}::{github_escape_data(a.message)}" if given \
-        else f"::error::{github_escape_data(a.message)}"
+    return f"::{a.level} {given}::{github_escape_data(a.message)}" if given \
+        else f"::{a.level}::{github_escape_data(a.message)}"
 
 
 def _azure(a: Annotation) -> str:
-    props = [("type", "error"), ("sourcepath", a.path), ("linenumber", _opt(a.line)),
+    props = [("type", a.level), ("sourcepath", a.path), ("linenumber", _opt(a.line)),
              ("columnnumber", _opt(a.column))]
     given = ";".join(f"{k}={azure_escape(v)}" for k, v in props if v is not None)
     message = f"{a.title}: {a.message}" if a.title else a.message

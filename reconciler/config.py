@@ -143,6 +143,19 @@ def _rate(value: JSON) -> int | None:
     return None if value == "auto" else cast(int, value)
 
 
+def _failures(value: JSON, origin: str) -> str | None:
+    """``apply.max_failures`` as text (``3`` or ``5%``), checked now so a typo costs no call."""
+    if value is None:
+        return None
+    from reconciler.apply import FailureBudget
+
+    try:
+        FailureBudget.parse(str(value), "apply.max_failures")
+    except ValueError as exc:
+        raise ConfigError(f"{origin}: {exc}") from None
+    return str(value)
+
+
 def resolve(options: GlobalOptions, env: Mapping[str, str] | None = None,
             cwd: Path | None = None) -> Settings:
     """Build the Settings for one invocation from options, environment and settings file."""
@@ -168,6 +181,8 @@ def resolve(options: GlobalOptions, env: Mapping[str, str] | None = None,
         client_id=cast(str | None, pc.get("client_id")),
         parallelism=cast(int, apply.get("parallelism", DEFAULT_PARALLELISM)),
         max_requests_per_minute=_rate(apply.get("max_requests_per_minute", "auto")),
+        batch=cast(int | None, apply.get("batch")),
+        max_failures=_failures(apply.get("max_failures"), str(config_path)),
         allowed_families=families,
         simulate=options.simulate or env.get("RECONCILER_SIMULATE", "") in {"1", "true", "yes"},
         color=not (options.no_color or bool(env.get("NO_COLOR"))),

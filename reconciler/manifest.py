@@ -11,8 +11,10 @@ from __future__ import annotations
 import copy
 import hashlib
 import os
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
 from typing import cast
@@ -106,12 +108,26 @@ class _Collector:
             else None
         if family is None:
             return
+        not_before = self.not_before(file, document, spec.get("notBefore"))
         labels = metadata.get("labels") or {}
         if not trusted and not (isinstance(labels, dict)
                                 and all(isinstance(v, str) for v in labels.values())):
             labels = {}
         self.add_customers(file, document, name if isinstance(name, str) else "", family,
-                           tuple(sorted(cast(dict[str, str], labels).items())), trusted)
+                           tuple(sorted(cast(dict[str, str], labels).items())), trusted,
+                           not_before)
+
+    def not_before(self, file: str, document: Document, raw: object) -> str | None:
+        """``spec.notBefore`` in UTC, or None; a time that does not exist is a problem."""
+        if not isinstance(raw, str):
+            return None  # absent, or the schema reports the wrong type
+        when = utc_stamp(raw)
+        if when is None and _RFC3339.fullmatch(raw):
+            node = locate(document.node, ["spec", "notBefore"])
+            self.problems.append(problem_at(
+                file, node, f"spec.notBefore: {raw!r} is not a valid time (RFC 3339, with Z "
+                            "or an offset, e.g. 2027-01-04T00:00:00Z)"))
+        return when
 
     def family(self, file: str, document: Document, raw: str) -> str | None:
         canonical = canonical_family(raw, self.allowed_families)
@@ -124,7 +140,8 @@ class _Collector:
         return canonical
 
     def add_customers(self, file: str, document: Document, manifest_name: str, family: str,
-                      labels: tuple[tuple[str, str], ...], trusted: bool) -> None:
+                      labels: tuple[tuple[str, str], ...], trusted: bool,
+                      not_before: str | None = None) -> None:
         spec = cast(dict[str, JSON], cast(dict[str, JSON], document.value)["spec"])
         customers = spec.get("customers")
         if not isinstance(customers, list):
@@ -146,7 +163,22 @@ class _Collector:
                 continue
             self.keys[key] = location
             self.upgrades.append(DesiredUpgrade(key, location, manifest_name,
-                                                customer.get("name"), labels))
+                                                customer.get("name"), labels, not_before))
+
+
+_RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})")
+
+
+def utc_stamp(text: str) -> str | None:
+    """An RFC 3339 time (``Z`` or an offset required) as UTC ``YYYY-MM-DDTHH:MM:SSZ``, or
+    None when it is not one (a time without an offset is ambiguous: refused)."""
+    if not _RFC3339.fullmatch(text):
+        return None
+    try:
+        when = datetime.fromisoformat(text.upper().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _well_formed(customer: object) -> bool:
@@ -235,6 +267,7 @@ def digest_of(upgrades: Iterable[DesiredUpgrade]) -> str:
     while adding, removing or moving a customer, or changing a family, makes it stale.
     """
     text = "\n".join(f"{u.key.customer_id}\0{u.key.product_family}\0{u.manifest_name}"
+                     + (f"\0{u.not_before}" if u.not_before else "")
                      for u in sorted(upgrades, key=lambda u: u.key))
     return f"sha256:{hashlib.sha256(text.encode()).hexdigest()}"
 

@@ -81,6 +81,8 @@ class DesiredUpgrade:
     manifest_name: str
     customer_name: str | None = None
     labels: tuple[tuple[str, str], ...] = field(default=())
+    #: ``spec.notBefore`` in UTC (``2027-01-04T00:00:00Z``): until then the customer defers.
+    not_before: str | None = None
 
     @property
     def customer_id(self) -> str:

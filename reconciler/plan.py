@@ -38,6 +38,7 @@ class Action(StrEnum):
     blocked   ``!``   any or none          unchanged            none
     wait      ``…``   in_progress or       unchanged            none
                       completed-unverified
+    defer     ``>``   any or none          unchanged            none (spec.notBefore, --batch)
     noop      `` ``   completed            unchanged            none
     ========  ======  ===================  ===================  ===============================
 
@@ -55,6 +56,7 @@ class Action(StrEnum):
     FORGET = "forget"
     BLOCKED = "blocked"
     WAIT = "wait"
+    DEFER = "defer"
     NOOP = "noop"
 
     @property
@@ -110,6 +112,7 @@ ACTIONS: dict[Action, ActionFacts] = {
     Action.FORGET: ActionFacts("-", "Forget", "red", "to forget", True),
     Action.BLOCKED: ActionFacts("!", "Blocked", "magenta", "blocked"),
     Action.WAIT: ActionFacts("…", "In progress", "blue", "in progress"),
+    Action.DEFER: ActionFacts(">", "Deferred", "bright_black", "deferred"),
     Action.NOOP: ActionFacts(" ", "Unchanged", "white", "unchanged", listed=False),
 }
 _ORDER = {action: index for index, action in enumerate(Action)}
@@ -161,6 +164,8 @@ class Plan:
     refreshed: bool
     targets: tuple[str, ...] = ()
     format_version: str = FORMAT_VERSION
+    #: ``--batch N``: at most N changes of this plan start an upgrade; the rest are deferred.
+    batch: int | None = None
 
     def summary(self) -> dict[str, int]:
         """Count per action, every action present (zeros included), in action order."""
@@ -185,19 +190,23 @@ class Plan:
 
 
 def make(desired: Desired, state: State | None, observed: Observed, *, created_at: str,
-         targets: Collection[str] = ()) -> Plan:
+         targets: Collection[str] = (), batch: int | None = None) -> Plan:
     """Diff desired against recorded state, informed by what refresh observed.
 
     ``targets`` (customer ids) restricts the plan to those customers; empty means all.
+    ``created_at`` is also "now" for ``spec.notBefore``; ``batch`` keeps only the first N
+    upgrade starts, in manifest order, and defers the rest.
     """
     wanted = {canonical_id(t) for t in targets}
     desired_by_key = desired.by_key()
     recorded = state.records if state is not None else {}
     # One pass over each side instead of a union set: at 100,000 keys every hash and equality
     # test of a key (Python-level dataclass methods) shows.
-    changes = [_decide(upgrade, recorded.get(key), observed)
+    changes = [_scheduled(upgrade, _decide(upgrade, recorded.get(key), observed), created_at)
                for key, upgrade in desired_by_key.items()
                if not wanted or key.customer_id in wanted]
+    if batch is not None:
+        changes = _batched(changes, desired_by_key, batch)
     changes += [_forget(key, recorded.get(key)) for key in recorded
                 if key not in desired_by_key and (not wanted or key.customer_id in wanted)]
     # Equivalent to sorting by Change.sort_key, with C-level keys: (customer, family) first,
@@ -212,7 +221,32 @@ def make(desired: Desired, state: State | None, observed: Observed, *, created_a
         manifest_digest=desired.digest,
         refreshed=observed.refreshed,
         targets=tuple(sorted(wanted)),
+        batch=batch,
     )
+
+
+def _scheduled(upgrade: DesiredUpgrade, change: Change, now: str) -> Change:
+    """Defer what would start an upgrade before the manifest's ``notBefore``; upgrades under
+    way are not affected."""
+    if upgrade.not_before is None or not change.action.starts_upgrade \
+            or upgrade.not_before <= now:  # both are ISO-8601 UTC with Z: text order is time
+        return change
+    return _with(change, Action.DEFER, f"scheduled: not before {upgrade.not_before}")
+
+
+def _batched(changes: list[Change], desired: dict[UpgradeKey, DesiredUpgrade],
+             batch: int) -> list[Change]:
+    """Keep the first ``batch`` upgrade starts in manifest order (files by path, then position
+    in the file: a ``00-canary.yaml`` goes first); defer the others."""
+    def order(change: Change) -> tuple[str, int, int]:
+        source = desired[change.key].source
+        return (source.path, source.line, source.column)
+
+    starts = sorted((c for c in changes if c.action.starts_upgrade), key=order)
+    later = {c.key for c in starts[batch:]}
+    reason = f"batch: this run starts the first {plural(batch, 'upgrade')} in manifest order"
+    return [_with(c, Action.DEFER, f"{reason} (--batch {batch})") if c.key in later else c
+            for c in changes]
 
 
 _BY_KEY = attrgetter("key.customer_id", "key.product_family")

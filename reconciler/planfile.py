@@ -60,7 +60,7 @@ def from_dict(document: dict[str, Any]) -> Plan:
     return Plan(changes=changes, created_at=document["created_at"],
                 lineage=document["lineage"], serial=document["serial"],
                 manifest_digest=document["manifest_digest"], refreshed=document["refreshed"],
-                targets=tuple(document.get("targets", ())))
+                targets=tuple(document.get("targets", ())), batch=document.get("batch"))
 
 
 def check_fresh(plan: Plan, state: State | None, digest: str, max_age: float,

@@ -71,6 +71,10 @@ class Settings:
     parallelism: int = DEFAULT_PARALLELISM
     #: None (``auto``): find the rate Partner Center accepts; a number: the same, never above it.
     max_requests_per_minute: int | None = None
+    #: ``apply.batch``: start at most this many upgrades per run (None: no limit).
+    batch: int | None = None
+    #: ``apply.max_failures``: ``3`` or ``5%`` (None: continue on error).
+    max_failures: str | None = None
     allowed_families: tuple[str, ...] = DEFAULT_ALLOWED_FAMILIES
     simulate: bool = False
     color: bool = True

@@ -24,6 +24,9 @@ JSON = None | bool | int | float | str | list["JSON"] | dict[str, "JSON"]
 
 _STR_TAG = "tag:yaml.org,2002:str"
 _MERGE_TAG = "tag:yaml.org,2002:merge"
+_TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
+#: The one field whose unquoted timestamp is read as its text (manifest.md: spec.notBefore).
+_TIMESTAMP_KEYS = frozenset({"notBefore"})
 _PLAIN_SCALAR_TAGS = {
     "tag:yaml.org,2002:null",
     "tag:yaml.org,2002:bool",
@@ -136,6 +139,13 @@ class _Builder:
                                        f"{first.line + 1}, column {first.column + 1})")
                 continue
             first_seen[key] = key_node
+            if key in _TIMESTAMP_KEYS and isinstance(value_node, yaml.ScalarNode) \
+                    and value_node.tag == _TIMESTAMP_TAG:
+                # People write `notBefore: 2027-01-04T00:00:00Z` unquoted, which YAML resolves
+                # as a timestamp: keep the text as written (the schema checks its form). Any
+                # other timestamp stays refused like every other tag.
+                result[key] = cast(str, value_node.value)
+                continue
             result[key] = self.build(value_node, depth + 1)
         return result
 

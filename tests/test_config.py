@@ -123,3 +123,19 @@ def test_a_duplicate_key_in_the_settings_file_hides_no_other_problem(tmp_path: P
 def test_empty_settings_file_means_defaults(tmp_path: Path) -> None:
     (tmp_path / "reconciler.yaml").write_text("# nothing yet\n")
     assert resolve(GlobalOptions(), env={}, cwd=tmp_path).parallelism == 16
+
+
+@pytest.mark.parametrize(("value", "expected"), [("200", None), ("'5%'", "5%"), ("3", "3")])
+def test_rollout_settings_are_read(tmp_path: Path, value: str, expected: str | None) -> None:
+    (tmp_path / "reconciler.yaml").write_text(f"apply:\n  batch: 200\n  max_failures: {value}\n")
+    settings = resolve(GlobalOptions(), env={}, cwd=tmp_path)
+    assert settings.batch == 200
+    assert settings.max_failures == (expected or value)
+
+
+@pytest.mark.parametrize("value", ["0", "'lots'", "'0%'", "'150%'"])
+def test_a_bad_failure_budget_in_the_settings_file_is_refused(tmp_path: Path,
+                                                              value: str) -> None:
+    (tmp_path / "reconciler.yaml").write_text(f"apply:\n  max_failures: {value}\n")
+    with pytest.raises(ConfigError, match="max_failures"):
+        resolve(GlobalOptions(), env={}, cwd=tmp_path)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import sys
@@ -14,10 +15,17 @@ from types import FrameType
 import click
 
 from reconciler import planfile, workflow
-from reconciler.apply import Outcome
+from reconciler.apply import FailureBudget, Outcome, Result
 from reconciler.backends import opened
-from reconciler.cli.ci import active, manifest_errors_annotated, no_ci_option, summarize
+from reconciler.cli.ci import (
+    active,
+    manifest_errors_annotated,
+    no_ci_option,
+    summarize,
+    warn_blocked,
+)
 from reconciler.cli.common import (
+    batch_option,
     confirm,
     lock_options,
     manifests,
@@ -56,6 +64,9 @@ def interrupts(stop: threading.Event) -> Iterator[None]:
             signal.signal(sig, handler)
 
 
+log = logging.getLogger(__name__)
+
+
 def _approve(plan: Plan, color: bool, auto_approve: bool) -> None:
     """Show the plan and, unless ``auto_approve``, ask for ``yes`` (the command has already
     refused to run without a terminal to ask on)."""
@@ -77,11 +88,25 @@ class _Printer:
 
     def __call__(self, outcome: Outcome) -> None:
         with self.lock:
-            # Clear the live progress line first, or the outcome would be printed into it.
-            self.progress.finish()
-            click.echo(render_apply.outcome_line(outcome))
+            if outcome.result is Result.SKIPPED:
+                # Counted in the closing lines instead: one interrupt must not print a line
+                # for each of 2,000 customers. The ids are in -v output.
+                log.info("%s", render_apply.outcome_line(outcome).strip())
+            else:
+                # Clear the live progress line first, or the outcome would be printed into it.
+                self.progress.finish()
+                click.echo(render_apply.outcome_line(outcome))
             self.done += 1
             self.progress(min(self.done, self.total), self.total)
+
+
+def _budget(text: str | None) -> FailureBudget | None:
+    if text is None:
+        return None
+    try:
+        return FailureBudget.parse(text)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
 
 
 @click.command()
@@ -103,13 +128,19 @@ class _Printer:
               help="Refuse a saved plan older than this.")
 @click.option("--target", "targets", multiple=True, metavar="CUSTOMER_ID",
               help="Apply only to this customer (repeatable; not with a plan file).")
+@batch_option
+@click.option("--max-failures", default=None, metavar="N|P%",
+              help="Stop starting upgrades once N changes failed, or P% of the creates "
+                   "attempted once at least 20 were; exit 1 (default: the settings' "
+                   "apply.max_failures, else continue on error).")
 @lock_options
 @no_ci_option
 @click.pass_obj
 def apply(settings: Settings, plan_file: Path | None, manifest_paths: tuple[Path, ...],
           auto_approve: bool, parallelism: int | None, wait: bool, wait_timeout: float,
           max_upgrades: int | None, max_plan_age: float, targets: tuple[str, ...],
-          lock_timeout: float, no_ci: bool) -> int:
+          batch: int | None, max_failures: str | None, lock_timeout: float,
+          no_ci: bool) -> int:
     """Carry out a saved plan, or plan and carry out. Records every step in state."""
     system = active(settings, no_ci)
     if plan_file is not None and targets:
@@ -119,8 +150,13 @@ def apply(settings: Settings, plan_file: Path | None, manifest_paths: tuple[Path
         # Refuse before refreshing every customer only to refuse afterwards.
         raise UsageError("Apply needs confirmation: run it on a terminal, pass --auto-approve, "
                          "or apply a saved plan file. Nothing was done.")
+    if plan_file is not None and batch:
+        raise UsageError("--batch cannot be combined with a saved plan file; a saved plan "
+                         "carries the batch it was made with.")
+    budget = _budget(max_failures or settings.max_failures)
     saved = planfile.read(plan_file) if plan_file is not None else None
-    options = workflow.PlanOptions(targets=targets, parallelism=parallelism)
+    options = workflow.PlanOptions(targets=targets, parallelism=parallelism,
+                                   batch=None if saved else batch or settings.batch)
     color = use_color(settings)
     with opened(settings.backend, lock="apply", timeout=lock_timeout) as backend:
         with manifest_errors_annotated(system), progress_line("Refreshing") as progress:
@@ -131,6 +167,7 @@ def apply(settings: Settings, plan_file: Path | None, manifest_paths: tuple[Path
         plan = prepared.plan
         if saved is None and not plan.has_changes:
             click.echo(plan_as(plan, "text", color=color), nl=False)
+            warn_blocked(system, plan)
             return 0
         if saved is None:
             _approve(plan, color, auto_approve)
@@ -141,9 +178,16 @@ def apply(settings: Settings, plan_file: Path | None, manifest_paths: tuple[Path
             with interrupts(hooks.stop):
                 result = workflow.apply_plan(settings, backend, prepared,
                                              workflow.ApplyOptions(parallelism, wait,
-                                                                   wait_timeout), hooks)
+                                                                   wait_timeout, budget),
+                                             hooks)
         finally:
             printer.progress.finish()
-    click.echo(render_apply.summary(result))
+    for line in render_apply.grouped(result, plan):
+        click.echo(line)
+    click.echo(render_apply.summary(result, plan))
+    blocked = render_apply.blocked_note(plan)
+    if blocked is not None:
+        click.echo(blocked)
     summarize(system, lambda: render_apply.render_markdown(result), "apply")
+    warn_blocked(system, plan)
     return 130 if result.interrupted else 0 if result.ok else 1

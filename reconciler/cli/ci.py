@@ -15,6 +15,7 @@ import click
 
 from reconciler import ci
 from reconciler.errors import ManifestError
+from reconciler.plan import Action, Plan
 from reconciler.settings import Settings
 
 F = TypeVar("F", bound=Callable[..., object])
@@ -55,6 +56,15 @@ def manifest_errors_annotated(system: ci.CiSystem | None) -> Iterator[None]:
     except ManifestError as exc:
         annotate(system, exc.problems)
         raise
+
+
+def warn_blocked(system: ci.CiSystem | None, plan: Plan) -> None:
+    """Blocked customers as CI warnings, so they do not pass a green run silently."""
+    if system is None:
+        return
+    emit(ci.warning_lines(system, [
+        ci.blocked_annotation(c.customer_id, c.customer_name, c.reason, c.source)
+        for c in plan.changes if c.action is Action.BLOCKED]))
 
 
 def summarize(system: ci.CiSystem | None, markdown: Callable[[], str], name: str) -> None:

@@ -74,6 +74,14 @@ def parallelism_option(func: F) -> F:
                              "apply.parallelism, else 16).")(func)
 
 
+def batch_option(func: F) -> F:
+    """``--batch N``: start at most N upgrades in this run, in manifest order."""
+    return click.option("--batch", type=click.IntRange(1), default=None, metavar="N",
+                        help="Start at most N upgrades in this run, in manifest order (files "
+                             "by path, then position); defer the rest (default: the settings' "
+                             "apply.batch, else no limit).")(func)
+
+
 def format_option(func: F) -> F:
     """``--format text|json|markdown``."""
     return click.option("--format", "fmt", type=click.Choice(FORMATS), default="text",

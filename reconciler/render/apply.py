@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 from reconciler.apply import ApplyResult, Outcome, Result
+from reconciler.plan import Action, Plan
 from reconciler.render import markdown
+from reconciler.words import plural
 
 
 def outcome_line(outcome: Outcome) -> str:
@@ -17,10 +21,36 @@ def outcome_line(outcome: Outcome) -> str:
             f"{outcome.result.value}: {outcome.message}{cid}")
 
 
-def summary(result: ApplyResult) -> str:
-    """The closing line, e.g. ``Apply complete: 3 started, 1 recorded.``."""
+def grouped(result: ApplyResult, plan: Plan | None = None) -> list[str]:
+    """Skipped and deferred customers as one line per reason with a count (an interrupt or a
+    batch of 5 out of 2,000 must not print a line per customer; the ids are in -v output)."""
+    skipped = Counter(o.message for o in result.outcomes if o.result is Result.SKIPPED)
+    lines = [f"  {Result.SKIPPED.symbol} {plural(n, 'customer')} skipped: {why}"
+             for why, n in skipped.items()]
+    if plan is not None:
+        deferred = Counter(c.reason for c in plan.changes if c.action is Action.DEFER)
+        lines += [f"  {Action.DEFER.symbol} {plural(n, 'customer')} deferred: {why}"
+                  for why, n in deferred.items()]
+    return lines
+
+
+def blocked_note(plan: Plan) -> str | None:
+    """Blocked customers are not part of an apply, but must not pass silently."""
+    blocked = plan.summary()[Action.BLOCKED.value]
+    if not blocked:
+        return None
+    return (f"Note: {plural(blocked, 'customer')} blocked, not part of this apply; "
+            "`reconciler plan` shows why.")
+
+
+def summary(result: ApplyResult, plan: Plan | None = None) -> str:
+    """The closing line, e.g. ``Apply complete: 3 started, 1 recorded.``; with the plan,
+    deferred customers are counted too."""
     counts = result.counts()
     parts = ", ".join(f"{counts[r.value]} {r.value}" for r in Result if counts[r.value])
+    deferred = plan.summary()[Action.DEFER.value] if plan is not None else 0
+    if deferred:
+        parts = ", ".join(p for p in (parts, f"{deferred} deferred") if p)
     if result.interrupted:
         return f"Apply interrupted: {parts or 'nothing done'}."
     if result.aborted:

@@ -37,6 +37,7 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
         "manifest_digest": plan.manifest_digest,
         "refreshed": plan.refreshed,
         "targets": list(plan.targets),
+        "batch": plan.batch,
         "changes": [change_to_dict(change) for change in plan.changes],
         "summary": plan.summary(),
     }

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from reconciler.plan import Action, Change, Plan
-from reconciler.render.text import summary_line
+from reconciler.render.text import closing_line, summary_line
 from reconciler.words import plural
 
 MARKER = "<!-- partnercenter-reconciler:plan -->"
@@ -153,8 +153,9 @@ def render(plan: Plan, *, max_chars: int = MAX_CHARS, details_url: str | None = 
     if not plan.refreshed:
         head += ["> Refresh was off: Partner Center was not consulted.", ""]
     head += [*_counts(plan), ""]
-    if not plan.has_changes:
-        head += ["No changes. Recorded state matches the manifests.", ""]
+    closing = closing_line(plan)
+    if closing is not None:
+        head += [closing, ""]
     tables = [Table(action.facts.title, _PLAN_COLUMNS,
                     tuple(_plan_row(c) for c in plan.changes if c.action is action),
                     f"{action.value} row")

@@ -11,6 +11,7 @@ from collections.abc import Iterable
 import click
 
 from reconciler.plan import Action, Change, Plan
+from reconciler.words import plural
 
 _NAME_WIDTH = 32
 
@@ -21,6 +22,26 @@ def summary_line(plan: Plan) -> str:
     changes = ", ".join(f"{counts[a.value]} {a.facts.tally}" for a in Action if a.is_change)
     others = ", ".join(f"{counts[a.value]} {a.facts.tally}" for a in Action if not a.is_change)
     return f"Plan: {changes}; {others}."
+
+
+def closing_line(plan: Plan) -> str | None:
+    """What the summary line's numbers mean for the reader, said once before it.
+
+    Without changes, an honest "No changes." (with what is still under way, blocked or
+    deferred); with changes, blocked customers are named so they do not pass silently.
+    """
+    counts = plan.summary()
+    blocked = counts[Action.BLOCKED.value]
+    why = f"{plural(blocked, 'customer')} blocked (the ! rows say why)" if blocked else None
+    if plan.has_changes:
+        return f"Note: {why}." if why else None
+    notes = [plural(counts[Action.WAIT.value], "upgrade") + " in progress"
+             if counts[Action.WAIT.value] else None, why,
+             f"{counts[Action.DEFER.value]} deferred" if counts[Action.DEFER.value] else None]
+    shown = [n for n in notes if n]
+    if not shown:
+        return "No changes. Recorded state matches the manifests."
+    return f"No changes. {', '.join(shown)}."
 
 
 def name_width(names: Iterable[str | None]) -> int:
@@ -54,12 +75,17 @@ def render(plan: Plan, *, color: bool = False) -> str:
                   "upgrade progress are as last recorded.", ""]
     if plan.targets:
         lines += [f"Note: planning only the targeted customers: {', '.join(plan.targets)}.", ""]
+    if plan.batch is not None:
+        lines += [f"Note: --batch {plan.batch}: this run starts at most "
+                  f"{plural(plan.batch, 'upgrade')}, in manifest order; the rest are deferred.",
+                  ""]
     if shown:
         lines.append("reconciler will perform the following actions:")
         lines.append("")
         lines += [_line(change, width, color) for change in shown]
         lines.append("")
-    lines.append(summary_line(plan))
-    if not plan.has_changes:
-        lines.append("No changes. Recorded state matches the manifests.")
+    closing = closing_line(plan)
+    if closing is not None:
+        lines.append(closing)
+    lines.append(summary_line(plan))  # always the last line (journey.md §4)
     return "\n".join(lines) + "\n"

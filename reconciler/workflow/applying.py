@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from reconciler import planfile
-from reconciler.apply import Applier, ApplyResult, OnOutcome, started_upgrades
+from reconciler.apply import Applier, ApplyResult, FailureBudget, OnOutcome, started_upgrades
 from reconciler.backends import StateBackend, StateRecorder
 from reconciler.backends.errored import finish_run
 from reconciler.connect import open_client
@@ -41,6 +41,8 @@ class ApplyOptions:
     parallelism: int | None = None
     wait: bool = False
     wait_timeout: float = DEFAULT_WAIT_TIMEOUT
+    #: ``--max-failures``: stop starting upgrades once it is spent (None: continue on error).
+    max_failures: FailureBudget | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +82,7 @@ def prepare(settings: Settings, backend: StateBackend, paths: Collection[Path], 
     inputs = load_inputs(settings, paths, backend.read, reads=options.reads,
                          parallelism=options.parallelism, progress=progress,
                          on_attempt=lambda attempt: calls.append((utc_now(), attempt)))
-    return Prepared(inputs, make_plan(inputs, options.targets), tuple(calls))
+    return Prepared(inputs, make_plan(inputs, options.targets, options.batch), tuple(calls))
 
 
 def apply_plan(settings: Settings, backend: StateBackend, prepared: Prepared,
@@ -104,7 +106,7 @@ def apply_plan(settings: Settings, backend: StateBackend, prepared: Prepared,
             if isinstance(hooks.progress, WatchesClient):
                 hooks.progress.watch(client.stats)
             applier = Applier(client, recorder, history=history, stop=stop,
-                              on_outcome=hooks.on_outcome)
+                              on_outcome=hooks.on_outcome, max_failures=options.max_failures)
             result = applier.run(prepared.plan, parallelism)
             if options.wait and not stop.is_set():
                 waited = wait_for(client, recorder, started_upgrades(result.outcomes),

@@ -74,6 +74,8 @@ class PlanOptions:
     refresh: bool = True
     targets: tuple[str, ...] = ()
     parallelism: int | None = None
+    #: ``--batch N`` / ``apply.batch``: start at most N upgrades; defer the rest.
+    batch: int | None = None
 
     def __post_init__(self) -> None:
         # A mistyped --target must stop the run, not silently plan nothing.
@@ -147,8 +149,9 @@ def targets_in_no_manifest(desired: Desired, targets: Collection[str]) -> list[s
     return [target for target in targets if target not in listed]
 
 
-def make_plan(inputs: Inputs, targets: Collection[str] = ()) -> Plan:
-    """The plan for ``inputs`` (pure but for the clock stamp)."""
+def make_plan(inputs: Inputs, targets: Collection[str] = (), batch: int | None = None) -> Plan:
+    """The plan for ``inputs`` (pure but for the clock stamp, which is also "now" for
+    ``spec.notBefore``)."""
     with bulk_building():  # make() decodes every record it looks at
         return make(inputs.desired, inputs.state, inputs.observed, created_at=utc_stamp(),
-                    targets=targets)
+                    targets=targets, batch=batch)

@@ -82,7 +82,8 @@ def test_json_golden_and_schema() -> None:
     document = json.loads(rendered)
     assert list(validator_for("plan.schema.json").iter_errors(document)) == []
     assert document["summary"] == {"create": 1, "adopt": 1, "resume": 1, "retry": 1,
-                                   "update": 1, "forget": 1, "blocked": 1, "wait": 1, "noop": 1}
+                                   "update": 1, "forget": 1, "blocked": 1, "wait": 1, "defer": 0,
+                                   "noop": 1}
     assert [c["action"] for c in document["changes"]] == [
         "create", "adopt", "resume", "retry", "update", "forget", "blocked", "wait", "noop"]
 

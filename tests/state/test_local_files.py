@@ -14,7 +14,7 @@ from reconciler.backends import journal as journal_format
 from reconciler.errors import ConfigError, StateError
 from reconciler.schemacheck import validator_for
 from reconciler.settings import LocalBackendSettings, backend_settings
-from reconciler.state import State, StateChange
+from reconciler.state import FORMAT_VERSION, State, StateChange
 from tests.state.helpers import make_record
 
 
@@ -254,10 +254,10 @@ def test_state_written_with_an_integer_format_version_is_still_read(state_path: 
     backend.write(state)
     StateRecorder(backend, state).put(make_record(3))
     written = json.loads(state_path.read_text())
-    assert written["format_version"] == "1"
+    assert written["format_version"] == FORMAT_VERSION == "2"  # upgraded on the next write
     assert list(validator_for("state.schema.json").iter_errors(written)) == []
     journalled = state_path.with_name("state.json.journal").read_text().splitlines()
-    assert [json.loads(line)["format_version"] for line in journalled] == ["1"]
+    assert [json.loads(line)["format_version"] for line in journalled] == ["2"]
     assert LocalBackend(state_path).read() == state.with_record(make_record(3))
 
 
