@@ -7,6 +7,7 @@ say what was expected, and point at the offending node's line and column.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Sequence
 from functools import cache
 from importlib import resources
@@ -50,9 +51,29 @@ def validator_for(name: str) -> jsonschema.protocols.Validator:
 
 def build_validator(schema: dict[str, Any]) -> jsonschema.protocols.Validator:
     """A validator for a schema (checked first, so a broken schema fails loudly)."""
-    cls = jsonschema.validators.validator_for(schema)
-    cls.check_schema(schema)
-    return cls(schema)
+    base = jsonschema.validators.validator_for(schema)
+    base.check_schema(schema)
+    cls = jsonschema.validators.extend(base, {"pattern": _pattern})  # type: ignore[no-untyped-call]
+    return cast(jsonschema.protocols.Validator, cls(schema))
+
+
+def _pattern(validator: Any, pattern: str, instance: object,
+             schema: dict[str, Any]) -> Iterable[ValidationError]:
+    """The ``pattern`` keyword with ECMA 262's ``$``: the end of the string, nothing after.
+
+    JSON Schema patterns are ECMA 262, where ``$`` is the end of the input; Python's ``$`` also
+    matches before a final newline, so ``"<guid>\\n"`` would pass ``^<guid>$`` and reach
+    Partner Center as an id that dodges the duplicate check.
+    """
+    if isinstance(instance, str) and not _ecma(pattern).search(instance):
+        yield ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
+@cache
+def _ecma(pattern: str) -> re.Pattern[str]:
+    # Our schemas use an unescaped $ only as an anchor (never inside [...]); \Z is Python's
+    # end of string.
+    return re.compile(re.sub(r"(?<!\\)\$", r"\\Z", pattern))
 
 
 def describe(value: object) -> str:

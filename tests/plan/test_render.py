@@ -143,3 +143,14 @@ def test_an_uncapped_comment_still_links_to_the_full_plan() -> None:
     assert "See [the full plan](https://example.test/plan).\n\n<sub>" in rendered
     assert rendered.replace("See [the full plan](https://example.test/plan).\n\n", "") == \
         markdown.render(every_action_plan())
+
+
+def test_a_saved_plan_id_with_a_trailing_newline_is_not_a_guid(tmp_path: Path) -> None:
+    # Python's $ also matches before a final newline; JSON Schema's (ECMA 262) does not.
+    path = tmp_path / "tfplan.json"
+    planfile.write(every_action_plan(), path)
+    document = json.loads(path.read_text())
+    document["changes"][0]["customer_id"] += "\n"
+    path.write_text(json.dumps(document))
+    with pytest.raises(PlanError, match=r"changes/0/customer_id: .* does not match"):
+        planfile.read(path)
