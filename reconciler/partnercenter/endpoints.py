@@ -97,21 +97,18 @@ def default_scope(endpoint: str) -> str:
 
 
 def parse_location(location: str | None) -> str | None:
-    """Extract the upgrade id from a create's ``Location`` header.
+    """Extract the upgrade id from a create's ``Location`` header, or None without one.
 
-    Accepts ``productUpgrades/<id>``, ``/v1/productUpgrades/<id>/status`` and absolute URLs.
-    The last GUID wins; without a GUID the last path segment other than ``status`` is used.
+    Accepts ``productUpgrades/<id>``, ``/v1/productUpgrades/<id>/status`` and absolute URLs;
+    the last GUID wins. Upgrade ids are GUIDs: a Location without one names no upgrade (a
+    segment such as ``blank`` recorded as the id would make every later status read fail), so
+    the caller finds the id through eligibility instead.
     """
     if not location or not location.strip():
         return None
     path = urlsplit(location.strip()).path or location.strip()
     guids = _GUID.findall(path)
-    if guids:
-        return str(guids[-1]).lower()
-    segments = [s for s in path.split("/") if s and s.lower() != "status"]
-    if not segments or segments[-1].lower() == "productupgrades":
-        return None
-    return segments[-1]
+    return str(guids[-1]).lower() if guids else None
 
 
 def _split(url: str, what: str) -> SplitResult:

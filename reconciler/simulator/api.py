@@ -248,6 +248,8 @@ class Service:
         location = f"productUpgrades/{upgrade.id}"
         if self.config.location_style == "absolute":
             location = f"{self.base_url}/v1/{location}"
+        elif self.config.location_style == "no-guid":
+            location = "productUpgrades/blank"
         return r.ApiResponse(202, b"", [("Location", location)])
 
     def _status(self, upgrade_id: str, customer_id: str) -> r.ApiResponse:

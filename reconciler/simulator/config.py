@@ -47,8 +47,9 @@ class SimulatorConfig:
     #: Keys of ``errorDetails`` in a status: the docs' ``message``, the SDKs' ``description``,
     #: or both.
     error_details_style: Literal["message", "description", "both"] = "message"
-    #: ``Location`` of a 202 as documented (``productUpgrades/<id>``) or as an absolute URL.
-    location_style: Literal["relative", "absolute"] = "relative"
+    #: ``Location`` of a 202 as documented (``productUpgrades/<id>``), as an absolute URL, or
+    #: (a misbehaving server) ``productUpgrades/blank``, naming no upgrade id.
+    location_style: Literal["relative", "absolute", "no-guid"] = "relative"
     #: The most customers one page of ``GET /v1/customers`` holds, whatever ``size`` asks
     #: (undocumented; Microsoft's bulk tool asks for 500).
     max_page_size: int = 1000

@@ -89,8 +89,9 @@ def test_parse_location(location: str) -> None:
 
 @pytest.mark.parametrize(
     ("location", "expected"),
-    [(None, None), ("", None), ("productUpgrades/", None), ("productUpgrades/abc", "abc"),
-     ("/v1/productUpgrades/abc/status", "abc"), ("/status", None)],
+    [(None, None), ("", None), ("productUpgrades/", None), ("productUpgrades/abc", None),
+     ("productUpgrades/blank", None), ("/v1/productUpgrades/abc/status", None),
+     ("/status", None)],
 )
 def test_parse_location_without_guid(location: str | None, expected: str | None) -> None:
     assert parse_location(location) == expected

@@ -237,6 +237,14 @@ def test_absolute_location_switch(make_api: MakeApi) -> None:
     assert re.fullmatch(re.escape(api.sim.url) + r"/v1/productUpgrades/[0-9a-f-]{36}", location)
 
 
+def test_no_guid_location_switch(make_api: MakeApi) -> None:
+    api = make_api(location_style="no-guid")
+    customer = with_customer(api)
+    answer = api.create(customer)
+    assert answer.status_code == 202
+    assert answer.headers["Location"] == "productUpgrades/blank"
+
+
 def test_config_token_is_used(make_api: MakeApi) -> None:
     api = make_api(token="fixed-token")
     assert api.sim.token == "fixed-token"
