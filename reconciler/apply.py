@@ -248,8 +248,10 @@ class Applier:
                              upgrade_id=None, remote_status=None, error=None,
                              attempts=base.attempts + 1, updated_at=utc_now(),
                              in_progress_since=None, line_items=())
-            self._record(change, "intent", intent)
+            self._record(change, "intent", intent)  # the write checks the lock is still ours
             base = intent
+        else:
+            self.recorder.confirm_lock()  # no intent to write: check the lock all the same
         try:
             result = self.client.create(change.customer_id, change.product_family, request_id)
         except NotEligibleError as exc:

@@ -318,6 +318,10 @@ class AzureBlobBackend:
         """True once the lease taken by :meth:`lock` was broken, taken or expired."""
         return self.lost.is_set()
 
+    def lost_reason(self) -> str | None:
+        """Why the lease was lost, once it was; else None."""
+        return self._lost_reason() if self.lost.is_set() else None
+
     def on_lock_lost(self, callback: Callable[[], None]) -> None:
         """Call ``callback`` once the lock held now is lost (e.g. to stop starting upgrades)."""
         if self._keeper is not None:

@@ -110,6 +110,12 @@ class LockInfo:
         # that died; pid_start tells them apart.
         return not _pid_alive(self.pid, self.pid_start)
 
+    def holder_is_alive_here(self) -> bool:
+        """True only when the holder provably still runs: on this host, its PID alive."""
+        if self.pid is None or self.host != socket.gethostname():
+            return False
+        return _pid_alive(self.pid, self.pid_start)
+
 
 class StateBackend(Protocol):
     """Where state lives. Writes (``append``, ``write``) need the lock held by this object.
@@ -160,6 +166,10 @@ class StateBackend(Protocol):
 
     def lock_lost(self) -> bool:
         """True once the lock this object took was lost (broken, taken or expired) while held."""
+        ...
+
+    def lost_reason(self) -> str | None:
+        """Why the lock was lost (e.g. who holds it now), once :meth:`lock_lost` is true."""
         ...
 
     def on_lock_lost(self, callback: Callable[[], None]) -> None:

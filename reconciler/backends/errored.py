@@ -1,4 +1,4 @@
-"""What a run does when it loses a remote lock: save its state locally, to be pushed later.
+"""What a run does when it loses its lock: save its state locally, to be pushed later.
 
 Like Terraform's ``errored.tfstate``: the state this run knows (everything it recorded, whether
 or not the remote store accepted the last of it) goes to ``errored.reconciler-state.json`` in
@@ -26,11 +26,12 @@ def save_errored(state: State, directory: Path | None = None) -> Path:
     return path
 
 
-def errored_message(path: Path, where: str) -> str:
+def errored_message(path: Path, where: str, reason: str | None = None) -> str:
     """What to tell the user after saving an errored state."""
-    return (f"The state lock on {where} was lost during the run, so the final state could not "
-            f"be saved there. It was saved to {path}. Once no other run holds the lock, push "
-            f"it with: reconciler state push {path}")
+    why = f" ({reason})" if reason else ""
+    return (f"The state lock on {where} was lost during the run{why}, so the final state could "
+            f"not be saved there. It was saved to {path}. Once no other run holds the lock, "
+            f"push it with: reconciler state push {path}")
 
 
 def finish_run(recorder: StateRecorder, backend: StateBackend) -> None:
@@ -46,5 +47,5 @@ def finish_run(recorder: StateRecorder, backend: StateBackend) -> None:
             if not backend.lock_lost():
                 raise
     path = save_errored(recorder.snapshot())
-    raise LockError(errored_message(path, backend.describe()),
+    raise LockError(errored_message(path, backend.describe(), backend.lost_reason()),
                     hint="push the errored state once no other run holds the lock")

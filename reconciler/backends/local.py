@@ -29,7 +29,7 @@ from reconciler.backends import journal, snapshot
 from reconciler.backends.base import LockInfo, check_writable
 from reconciler.backends.fsutil import atomic_write, fsync_directory, sync_data, write_all
 from reconciler.backends.lock import FileLock
-from reconciler.errors import StateError
+from reconciler.errors import LockError, StateError
 from reconciler.state import State, StateChange
 
 log = logging.getLogger(__name__)
@@ -66,6 +66,10 @@ class LocalBackend:
         self._lock = FileLock(self.path.with_name(self.path.name + ".lock"), self.path)
         self._mutex = threading.RLock()  # worker threads of one run share this object
         self._held: LockInfo | None = None
+        # Why the lock taken by :meth:`lock` is no longer ours (None while it is), and who to
+        # tell: a lock file is not a lease, but force-unlock can remove it under a live run.
+        self._lost_reason: str | None = None
+        self._on_lost: list[Callable[[], None]] = []
         self._journal_fd: int | None = None
         self._lineage: str | None = None
         self._serial: int | None = None  # the newest durable serial this object knows of
@@ -272,8 +276,35 @@ class LocalBackend:
     def _check_writable(self, lineage: str, serial: int, what: str) -> None:
         known = (self._lineage, self._serial) if self._lineage is not None and \
             self._serial is not None else None
-        check_writable(str(self.path), what, held=self._held is not None, lost=None,
-                       known=known, lineage=lineage, serial=serial)
+        check_writable(str(self.path), what, held=self._held is not None,
+                       lost=self._check_lost(), known=known, lineage=lineage, serial=serial)
+
+    def _check_lost(self) -> str | None:
+        """Why the lock this object took is no longer its own, or None; reads the lock file.
+
+        Runs before every write: a run stopped (SIGSTOP, a suspended laptop) and force-unlocked
+        meanwhile must not write over the state of the run that took the lock after it.
+        """
+        if self._held is None or self._lost_reason is not None:
+            return self._lost_reason
+        try:
+            current = self._lock.peek()
+        except LockError:
+            current = None  # unreadable: whatever it says, it is not our lock any more
+            reason = f"the lock file {self._lock.path} is unreadable now"
+        else:
+            if current is not None and current.id == self._held.id:
+                return None
+            reason = (f"it was force-unlocked and is now held by {current.describe()}"
+                      if current is not None else "it was force-unlocked; no run holds it now")
+        self._lose(reason)
+        return reason
+
+    def _lose(self, reason: str) -> None:
+        log.error("Lost the state lock on %s: %s.", self.path, reason)
+        self._lost_reason = reason
+        for callback in self._on_lost:
+            callback()
 
     def _open_journal(self) -> int:
         if self._journal_fd is not None:
@@ -302,16 +333,24 @@ class LocalBackend:
         held = self._lock.acquire(info, timeout)
         with self._mutex:
             self._held = held
+            self._lost_reason = None
+            self._on_lost = []
             self._serial = None  # whatever was read before the lock may be out of date
         return held
 
     def unlock(self, lock_id: str) -> None:
-        """Release the lock; the journal handle is closed first."""
+        """Release the lock; the journal handle is closed first.
+
+        A lost lock is left alone: it is gone or someone else's now, and the run has already
+        said so (removing it would release the other run's lock).
+        """
         with self._mutex:
             self._close_journal()
             self._held = None
             self._serial = None
-        self._lock.release(lock_id)
+            lost = self._lost_reason is not None
+        if not lost:
+            self._lock.release(lock_id)
 
     def current_lock(self) -> LockInfo | None:
         """The current holder of the lock, or None."""
@@ -322,11 +361,25 @@ class LocalBackend:
         return self._lock.force_release(lock_id)
 
     def lock_lost(self) -> bool:
-        """A lock file is not a lease: it cannot expire while held."""
-        return False
+        """True once the lock file no longer names the lock this object took (checks it now).
+
+        A lock file is not a lease and never expires, but ``force-unlock`` can remove it (and
+        another run take it) while its holder is stopped.
+        """
+        with self._mutex:
+            return self._check_lost() is not None
+
+    def lost_reason(self) -> str | None:
+        """Why the lock was lost, once :meth:`lock_lost` found it so; else None."""
+        return self._lost_reason
 
     def on_lock_lost(self, callback: Callable[[], None]) -> None:
-        """Never called back (see :meth:`lock_lost`)."""
+        """Call ``callback`` once a write (or :meth:`lock_lost`) finds the lock lost."""
+        with self._mutex:
+            self._on_lost.append(callback)
+            already = self._lost_reason is not None
+        if already:
+            callback()
 
     # --- history ---------------------------------------------------------------------------
 

@@ -83,6 +83,14 @@ class FileLock:
         with self._mutex():
             return self._read()
 
+    def peek(self) -> LockInfo | None:
+        """The lock's holder as the file says now, without the mutex (cheap, for every write).
+
+        Safe without the mutex: the file is only ever replaced by a rename, never rewritten in
+        place, so a reader sees a whole holder or none.
+        """
+        return self._read()
+
     def force_release(self, lock_id: str) -> LockInfo:
         """Remove the lock whatever its holder, but only if its ID is ``lock_id``."""
         with self._mutex():

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import threading
 
-from reconciler.backends.base import StateBackend
+from reconciler.backends.base import StateBackend, lost_message
+from reconciler.errors import LockError
 from reconciler.model import UpgradeKey
 from reconciler.state import Record, State, StateChange, as_record_map
 
@@ -73,6 +74,12 @@ class StateRecorder:
             self._serial = serial
         self._backend.sync()
         return serial
+
+    def confirm_lock(self) -> None:
+        """Raise LockError unless the backend's lock is still this run's (before a create)."""
+        if self._backend.lock_lost():
+            raise LockError(lost_message(self._backend.describe(), "start an upgrade",
+                                         self._backend.lost_reason() or "it was lost"))
 
     def snapshot(self) -> State:
         """The current state as an immutable value (copies the records: O(n))."""

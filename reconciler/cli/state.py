@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from reconciler import workflow
+from reconciler.backends.base import LockInfo
 from reconciler.cli.common import confirm, lock_options
 from reconciler.errors import UsageError
 from reconciler.render import history as render_history
@@ -132,6 +133,15 @@ def force_unlock(settings: Settings, lock_id: str, force: bool) -> None:
                 cancelled="Force-unlock cancelled.", unchanged="The lock is still held.")
     released = workflow.release_lock(settings, lock_id)
     click.echo(f"Released lock {released.id} ({released.who}, {released.operation}).")
+    if released.holder_is_alive_here():
+        click.echo(_live_holder_warning(released), err=True)
+
+
+def _live_holder_warning(holder: LockInfo) -> str:
+    # Loud because it is almost always a mistake: the holder was only stopped or slow.
+    return (f"Warning: the lock's holder, process {holder.pid} on {holder.host}, is still "
+            "running. It will find its lock gone at its next write, stop starting upgrades "
+            "and save what it recorded as an errored state file instead of the state.")
 
 
 def _holder_note(stale: bool) -> str:
