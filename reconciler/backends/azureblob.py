@@ -87,6 +87,7 @@ class AzureBlobBackend:
         self._state_etag: str | None = None
         self._journal_etag: str | None = None
         self._journal_length = 0
+        self._journal_unterminated = False  # its last entry lacks the newline
         self._journal_blocks = 0
         self._known: State | None = None  # the state as of the last read or write
         self._since: list[StateChange] = []  # changes appended after it
@@ -180,6 +181,7 @@ class AzureBlobBackend:
             self._state_etag = snap.etag if snap else None
             self._journal_etag = jour.etag if jour else None
             self._journal_length = contents.valid_length
+            self._journal_unterminated = contents.unterminated
             self._journal_blocks = max(jour.blocks if jour else 0, len(contents.changes))
             self._snapshot_serial = None if base is None else base.serial
             self._known, self._since = state, []
@@ -226,6 +228,7 @@ class AzureBlobBackend:
                 match_condition=MatchConditions.IfNotModified)
             self._journal_etag = str(emptied["etag"])
             self._journal_length = self._journal_blocks = 0
+            self._journal_unterminated = False
         log.debug("Wrote %s (serial %d, %d records).", self.location, state.serial, len(state))
 
     def sync(self) -> None:
@@ -250,7 +253,11 @@ class AzureBlobBackend:
                 )
             if self._journal_blocks >= self._max_blocks and self._known is not None:
                 self._replace_snapshot(fold(self._known, self._since))
-            self._append_line(journal.encode(self._lineage, change))
+            line = journal.encode(self._lineage, change)
+            if self._journal_unterminated:
+                line = b"\n" + line  # end a whole last entry that lost its newline
+            self._append_line(line)
+            self._journal_unterminated = False
             self._serial = change.serial
             self._since.append(change)
 

@@ -2,9 +2,12 @@
 
 A line is ``{"format_version":"1","key":{...},"lineage":"...","op":"put","record":{...},
 "serial":N,"crc32":"xxxxxxxx"}`` followed by a newline. The CRC covers the line without its
-``crc32`` member. An acknowledged change always ends with a newline, so a last line without one
-was torn by a crash mid-write and was never acknowledged: it is ignored. Anything else that does
-not check out is damage, and the journal is refused rather than silently skipped.
+``crc32`` member. A last line without its newline whose CRC checks is a whole change (only the
+newline was lost, e.g. the file was copied or edited by hand) and is kept: dropping it would
+let the next change reuse its serial for a different state. A last line without a newline whose
+CRC does not check was torn by a crash mid-write and was never acknowledged: it is ignored.
+Anything else that does not check out is damage, and the journal is refused rather than
+silently skipped.
 """
 
 from __future__ import annotations
@@ -42,6 +45,8 @@ class JournalContents:
     changes: tuple[StateChange, ...]
     valid_length: int
     torn_tail: int
+    #: The sound part ends in a whole entry without its newline: write one before appending.
+    unterminated: bool = False
 
 
 def encode(lineage: str, change: StateChange) -> bytes:
@@ -101,6 +106,9 @@ def decode(data: bytes) -> JournalContents:
     """Parse a whole journal; raises JournalDamage for any damaged complete line."""
     lines = data.split(b"\n")
     torn = lines.pop()  # b"" when the journal ends with a newline, as it should
+    unterminated = bool(torn) and _is_whole_entry(torn, len(lines) + 1)
+    if unterminated:
+        lines.append(torn)
     lineage: str | None = None
     changes: list[StateChange] = []
     for number, raw in enumerate(lines, start=1):
@@ -110,7 +118,18 @@ def decode(data: bytes) -> JournalContents:
         elif line_lineage != lineage:
             raise JournalDamage(number, "entry from a different state (lineage differs)")
         changes.append(change)
+    if unterminated:
+        return JournalContents(lineage, tuple(changes), len(data), 0, unterminated=True)
     return JournalContents(lineage, tuple(changes), len(data) - len(torn), len(torn))
+
+
+def _is_whole_entry(raw: bytes, number: int) -> bool:
+    """Whether a last line without its newline is a complete entry whose CRC checks."""
+    try:
+        decode_line(raw, number)
+    except JournalDamage:
+        return False
+    return True
 
 
 def fold_into(base: State | None, contents: JournalContents, journal_name: str,

@@ -74,6 +74,7 @@ class LocalBackend:
         self._lineage: str | None = None
         self._serial: int | None = None  # the newest durable serial this object knows of
         self._valid_journal_length = 0
+        self._journal_unterminated = False  # its last entry lacks the newline
         self._snapshot_serial: int | None = None  # the snapshot file's serial, as last seen
 
     def describe(self) -> str:
@@ -94,11 +95,14 @@ class LocalBackend:
                     break
             else:
                 base, contents = self._read_snapshot(), self._read_journal()
+            if base is None:
+                self._refuse_missing_snapshot(contents)
             state = journal.fold_into(base, contents, str(self.journal_path), str(self.path))
             self._snapshot_serial = None if base is None else base.serial
             if state is not None:
                 self._lineage, self._serial = state.lineage, state.serial
             self._valid_journal_length = contents.valid_length
+            self._journal_unterminated = contents.unterminated
             return state
 
     def _read_snapshot(self) -> State | None:
@@ -115,6 +119,27 @@ class LocalBackend:
                 f"The state file {self.path} is corrupt: {exc}. {self._backup_advice()}",
                 hint="restore the state from its backup",
             ) from None
+
+    def _refuse_missing_snapshot(self, contents: journal.JournalContents) -> None:
+        """No snapshot, but a backup or a journal: the state was deleted, not never written.
+
+        Reading that as "no upgrades recorded" would plan a create for every customer and
+        start the serials again; a run always writes the snapshot before its first change.
+        """
+        if self.backup_path.exists():
+            raise StateError(
+                f"The state file {self.path} is missing, but its backup {self.backup_path} "
+                f"exists: the state was deleted or moved. Check the backup, copy it to "
+                f"{self.path}, and run plan to see what changed since.",
+                hint="restore the state from its backup",
+            )
+        if contents.changes:
+            raise StateError(
+                f"The state file {self.path} is missing, but its journal {self.journal_path} "
+                f"holds {len(contents.changes)} changes: the state was deleted or moved. "
+                f"Restore {self.path} from your own copies; the journal alone is not a state.",
+                hint="restore the state file",
+            )
 
     def _backup_advice(self) -> str:
         if not self.backup_path.exists():
@@ -192,6 +217,7 @@ class LocalBackend:
         elif self.journal_path.exists():
             os.truncate(self.journal_path, 0)
         self._valid_journal_length = 0
+        self._journal_unterminated = False
         self._snapshot_serial = state.serial
 
     def _keep_backup(self) -> None:
@@ -315,6 +341,10 @@ class LocalBackend:
             # Drop a torn last line, or the next change would follow garbage.
             os.ftruncate(fd, self._valid_journal_length)
             os.fsync(fd)
+        if self._journal_unterminated:
+            # A whole last entry that lost its newline: end it, or the next one would join it.
+            write_all(fd, b"\n")
+            self._journal_unterminated = False
         if created:
             fsync_directory(self.journal_path.parent)
         self._journal_fd = fd

@@ -51,7 +51,9 @@ def test_journal_lines_round_trip(record: Record, serial: int) -> None:
         assert journal.decode_line(line[:-1], 1) == ("lineage", change)
 
 
-@settings(max_examples=25, suppress_health_check=[HealthCheck.function_scoped_fixture])
+# No deadline: each example fsyncs several times, and fsync time is the disk's, not ours.
+@settings(max_examples=25, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.lists(records, min_size=1, max_size=8))
 def test_recorded_changes_read_back(tmp_path: Path, items: list[Record]) -> None:
     # A fresh directory per example: hypothesis may draw the same items twice, and a state
