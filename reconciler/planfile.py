@@ -11,8 +11,9 @@ from typing import Any, cast
 from reconciler.backends.codec import line_items_from_list, verification_from_dict
 from reconciler.durations import format_duration
 from reconciler.errors import PlanError
-from reconciler.model import UpgradeKey
+from reconciler.model import Desired, UpgradeKey
 from reconciler.plan import FORMAT_VERSION, Action, Change, Plan
+from reconciler.planbinding import first_unbound
 from reconciler.render.json import render
 from reconciler.schemacheck import validator_for
 from reconciler.state import State
@@ -80,6 +81,18 @@ def check_fresh(plan: Plan, state: State | None, digest: str, max_age: float,
         raise PlanError(f"Saved plan is {format_duration(int(age))} old, older than "
                         f"--max-plan-age {format_duration(max_age)}. Nothing was done; run plan "
                         "again.")
+
+
+def check_bound(saved: Plan, desired: Desired, state: State | None, now: datetime) -> None:
+    """Refuse a saved plan with a change the offline plan does not allow (see planbinding)."""
+    unbound = first_unbound(saved, desired, state, now.strftime("%Y-%m-%dT%H:%M:%SZ"))
+    if unbound is None:
+        return
+    change, why = unbound
+    raise PlanError(f"The saved plan does not match what plan shows for the same state and "
+                    f"manifests: it would {change.action.value} {change.product_family} for "
+                    f"customer {change.customer_id}, but {why}. Nothing was done; run plan "
+                    "again and review it.")
 
 
 def _from(lineage: str | None, serial: int | None) -> str:

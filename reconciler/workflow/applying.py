@@ -77,6 +77,7 @@ def prepare(settings: Settings, backend: StateBackend, paths: Collection[Path], 
         inputs = load_inputs(settings, paths, backend.read)
         planfile.check_fresh(saved, inputs.state, inputs.desired.digest, max_plan_age,
                              datetime.now(UTC))
+        planfile.check_bound(saved, inputs.desired, inputs.state, datetime.now(UTC))
         return Prepared(inputs, saved)
     calls: list[tuple[str, AttemptInfo]] = []  # appended from worker threads: list.append is atomic
     inputs = load_inputs(settings, paths, backend.read, reads=options.reads,

@@ -282,3 +282,19 @@ def test_sigint_during_refresh_exits_130_and_writes_nothing(slow_project: Projec
     assert proc.returncode == 130, err
     assert "Traceback" not in err
     assert not (project.root / ".reconciler").exists()
+
+
+def test_a_change_added_to_a_saved_plan_by_hand_is_refused(project: Project) -> None:
+    for n in (1, 2):
+        project.sim.world.add_customer(customer(n))
+    project.manifest([1])
+    assert project.run("plan", "--out", "reviewed.json").returncode == 0
+    document = json.loads((project.root / "reviewed.json").read_text())
+    added = dict(document["changes"][0], customer_id=customer(2), reason="added by hand")
+    document["changes"].append(added)
+    (project.root / "reviewed.json").write_text(json.dumps(document))
+    refused = project.run("apply", "reviewed.json")
+    assert refused.returncode == 1
+    assert f"create Azure for customer {customer(2)}, but no manifest" in refused.stderr
+    assert "Traceback" not in refused.stderr
+    assert [project.upgrades(n) for n in (1, 2)] == [0, 0]
