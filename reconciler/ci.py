@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
+from reconciler.render.safe import defuse_ci
 from reconciler.words import plural
 
 #: Annotations beyond this many are summarised in one note (GitHub shows at most 10 per step
@@ -110,7 +111,7 @@ def blocked_annotation(customer_id: str, name: str | None, reason: str,
 
 def github_escape_data(text: str) -> str:
     """Escape a workflow command's message (as @actions/core does)."""
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    return defuse_ci(text).replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
 
 
 def github_escape_property(text: str) -> str:
@@ -120,7 +121,7 @@ def github_escape_property(text: str) -> str:
 
 def azure_escape(text: str) -> str:
     """Escape a logging command value or message as the Azure Pipelines agent expects."""
-    return (text.replace("%", "%AZP25").replace("\r", "%0D").replace("\n", "%0A")
+    return (defuse_ci(text).replace("%", "%AZP25").replace("\r", "%0D").replace("\n", "%0A")
             .replace("]", "%5D").replace(";", "%3B"))
 
 

@@ -7,6 +7,7 @@ from collections import Counter
 from reconciler.apply import ApplyResult, Outcome, Result
 from reconciler.plan import Action, Plan
 from reconciler.render import markdown
+from reconciler.render.safe import visible
 from reconciler.words import plural
 
 
@@ -14,11 +15,11 @@ def outcome_line(outcome: Outcome) -> str:
     """E.g. ``  + 4c72… (Contoso) Azure: started: upgrade 5e1d…``: the result, then what it
     was about (a message never repeats the result)."""
     change = outcome.change
-    name = f" ({change.customer_name})" if change.customer_name else ""
+    name = f" ({visible(change.customer_name)})" if change.customer_name else ""
     cid = f" [MS-CorrelationId {outcome.correlation_id}]" if outcome.correlation_id and \
         not outcome.result.ok else ""
     return (f"  {outcome.result.symbol} {change.customer_id}{name} {change.product_family}: "
-            f"{outcome.result.value}: {outcome.message}{cid}")
+            f"{outcome.result.value}: {visible(outcome.message)}{cid}")
 
 
 def grouped(result: ApplyResult, plan: Plan | None = None) -> list[str]:

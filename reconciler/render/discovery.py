@@ -15,18 +15,13 @@ from typing import Any
 
 from reconciler.discovery import Class, Discovery, Found
 from reconciler.manifest import display_path
+from reconciler.render.safe import visible
 from reconciler.words import plural
 
 FORMAT_VERSION = "1"
 CSV_COLUMNS = ("customer_id", "name", "domain", "class", "reason", "upgrade_id", "managed",
                "source")
 _NAME_WIDTH = 32
-
-
-def visible(text: str) -> str:
-    """``text`` with every control character (C0, DEL, C1) shown as an escape, not obeyed."""
-    return "".join(ch if ch.isprintable() or ch == " " else ch.encode("unicode_escape").decode()
-                   for ch in text)
 
 
 def summary_line(result: Discovery) -> str:

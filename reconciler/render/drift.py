@@ -13,6 +13,7 @@ import click
 
 from reconciler.drift import DriftItem, DriftKind, DriftReport
 from reconciler.render.markdown import MAX_CHARS, Table, cell, fit, row, state_stamp
+from reconciler.render.safe import visible
 from reconciler.render.text import name_cell, name_width
 from reconciler.words import plural
 
@@ -79,7 +80,7 @@ def _text_line(item: DriftItem, color: bool, widths: tuple[int, int]) -> str:
         head = click.style(head, fg="red", bold=True)
     name = [name_cell(item.customer_name, name_width)] if name_width else []
     cells = [head, item.customer_id, *name, f"{item.product_family:<{family_width}}",
-             item.detail]
+             visible(item.detail)]
     return "  " + "  ".join(cells)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 
 from reconciler.drift import DriftItem, DriftReport
+from reconciler.render.safe import visible
 from reconciler.words import plural
 
 SUITE = "reconciler drift"
@@ -18,10 +19,11 @@ SUITE = "reconciler drift"
 def _case(item: DriftItem) -> ET.Element:
     name = f"{item.customer_id} {item.product_family}"
     if item.customer_name:
-        name += f" ({item.customer_name})"
+        # XML 1.0 cannot hold most control characters, and a report reader shows the rest.
+        name += f" ({visible(item.customer_name)})"
     case = ET.Element("testcase", classname=f"drift.{item.kind.value}", name=name, time="0")
     failure = ET.SubElement(case, "failure", type=item.kind.value,
-                            message=f"{item.kind.heading}: {item.detail}")
+                            message=f"{item.kind.heading}: {visible(item.detail)}")
     failure.text = "\n".join([
         f"customer: {item.customer_id}",
         f"product family: {item.product_family}",
@@ -29,7 +31,7 @@ def _case(item: DriftItem) -> ET.Element:
         f"observed: {item.observed}",
         f"upgrade id: {item.upgrade_id or '(none)'}",
         f"source: {item.source or '(unknown)'}",
-        f"detail: {item.detail}",
+        f"detail: {visible(item.detail)}",
     ])
     return case
 

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from reconciler.plan import Action, Change, Plan
+from reconciler.render import safe
 from reconciler.render.text import closing_line, summary_line
 from reconciler.words import plural
 
@@ -39,10 +40,9 @@ class Table:
 
 
 def cell(text: str | None) -> str:
-    """Escape a table cell: pipes and newlines break the table, and GitHub would swallow
-    ``<…>`` as an HTML tag (an error message quoting ``<id>`` would lose the id)."""
-    return (text or "").replace("|", "\\|").replace("\n", " ").replace("<", "&lt;") \
-        .replace(">", "&gt;")
+    """A table cell of untrusted text (names, reasons, messages): plain text on one line that
+    stays inside its cell (see :func:`reconciler.render.safe.markdown`)."""
+    return safe.markdown(text)
 
 
 def state_stamp(lineage: str | None, serial: int | None) -> str:
@@ -134,7 +134,7 @@ def _all(count: int, noun: str) -> str:
 
 
 def _plan_row(change: Change) -> str:
-    return row(f"`{change.customer_id}`", cell(change.customer_name), change.product_family,
+    return row(f"`{change.customer_id}`", cell(change.customer_name), cell(change.product_family),
                cell(change.reason), cell(change.source))
 
 

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 
 from reconciler.backends import snapshot as snapshot_format
 from reconciler.backends.codec import record_to_dict
+from reconciler.render.safe import visible
 from reconciler.state import FORMAT_VERSION, Record, RecordStatus, State
 
 
@@ -32,7 +33,7 @@ def table(records: Iterable[Record]) -> str:
             r.status.value,
             r.upgrade_id or "-",
             r.updated_at,
-            r.source or "-",
+            visible(r.source) or "-",
         )
         for r in records
     ]
@@ -48,7 +49,7 @@ def details(record: Record) -> str:
     remote = f" (Partner Center: {record.remote_status})" if record.remote_status else ""
     fields = [
         ("status", f"{record.status.value}{remote}"),
-        ("customer name", record.customer_name),
+        ("customer name", visible(record.customer_name)),
         ("upgrade id", record.upgrade_id),
         ("request id", record.request_id),
         ("attempts", str(record.attempts)),
@@ -66,16 +67,18 @@ def details(record: Record) -> str:
     if record.error is not None:
         error = record.error
         corr = f" (MS-CorrelationId {error.correlation_id})" if error.correlation_id else ""
-        fields.append(("error", f"{error.code or 'error'}: {error.message}{corr}"))
+        fields.append(("error", f"{visible(error.code) or 'error'}: {visible(error.message)}"
+                                f"{corr}"))
     lines = [str(record.key)] + [f"  {name + ':':<19} {value}" for name, value in fields if value]
     if record.line_items:
         lines.append("  line items:")
     for item in record.line_items:
-        target = f" -> {item.target_product_id} ({item.target_product_name})"
+        target = f" -> {item.target_product_id} ({visible(item.target_product_name)})"
         done = f" on {item.upgraded_date}" if item.upgraded_date else ""
-        fault = f" [{item.error_code}: {item.error_message}]" if item.error_code else ""
+        fault = f" [{visible(item.error_code)}: {visible(item.error_message)}]" \
+            if item.error_code else ""
         lines.append(
-            f"    {item.source_product_id} ({item.source_product_name}){target}: "
+            f"    {item.source_product_id} ({visible(item.source_product_name)}){target}: "
             f"{item.status or 'unknown'}{done}{fault}"
         )
     return "\n".join(lines)

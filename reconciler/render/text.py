@@ -11,6 +11,7 @@ from collections.abc import Iterable
 import click
 
 from reconciler.plan import Action, Change, Plan
+from reconciler.render.safe import visible
 from reconciler.words import plural
 
 _NAME_WIDTH = 32
@@ -46,12 +47,12 @@ def closing_line(plan: Plan) -> str | None:
 
 def name_width(names: Iterable[str | None]) -> int:
     """The width of a name column: the longest name, but at most 32 characters."""
-    return min(_NAME_WIDTH, max((len(name or "") for name in names), default=0))
+    return min(_NAME_WIDTH, max((len(visible(name)) for name in names), default=0))
 
 
 def name_cell(name: str | None, width: int) -> str:
-    """A customer name padded (or cut, with "…") to ``width``."""
-    name = name or ""
+    """A customer name, made harmless, padded (or cut, with "…") to ``width``."""
+    name = visible(name)
     if len(name) > width:
         name = name[: width - 1] + "…"
     return name.ljust(width)
@@ -62,7 +63,7 @@ def _line(change: Change, width: int, color: bool) -> str:
     if color:
         head = click.style(head, fg=change.action.facts.colour, bold=change.action.is_change)
     return (f"  {head}  {change.customer_id}  {name_cell(change.customer_name, width)}  "
-            f"{change.product_family}  {change.reason}").rstrip()
+            f"{visible(change.product_family)}  {visible(change.reason)}").rstrip()
 
 
 def render(plan: Plan, *, color: bool = False) -> str:
