@@ -16,7 +16,9 @@ __all__ = [
     "default_scope",
     "is_loopback_host",
     "is_microsoft_authority",
+    "is_microsoft_endpoint",
     "parse_location",
+    "shown_url",
     "validate_authority",
     "validate_endpoint",
 ]
@@ -54,6 +56,24 @@ def is_loopback_host(host: str) -> bool:
         return False
 
 
+#: ``scheme://`` then user information (up to the last ``@`` before the path): what a URL
+#: may carry a user name, password or token in.
+_USERINFO = re.compile(r"^(?P<scheme>[^:/?#]*:)?//[^/?#]*@")
+#: What an error shows of a refused URL at most.
+_SHOWN = 120
+
+
+def shown_url(url: str) -> str:
+    """``url`` fit to quote in an error: user information and any query or fragment (where
+    credentials and signatures travel) replaced by ``***``, control characters escaped, cut
+    short. Works on text that is not a valid URL, since that is when it is quoted."""
+    text = _USERINFO.sub(lambda m: f"{m['scheme'] or ''}//***@", url.strip())
+    text = re.sub(r"([?#]).*", r"\1***", text, flags=re.S)
+    text = "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii")
+                   for ch in text)
+    return text if len(text) <= _SHOWN else text[: _SHOWN - 1] + "…"
+
+
 def validate_endpoint(url: str) -> str:
     """Check a Partner Center API root and return it without a trailing slash.
 
@@ -63,7 +83,7 @@ def validate_endpoint(url: str) -> str:
     parts = _split(url, "endpoint")
     if parts.scheme == "http" and not is_loopback_host(parts.hostname or ""):
         raise InvalidEndpointError(
-            f"The endpoint {url!r} uses http:// on a non-loopback host; "
+            f"The endpoint {shown_url(url)!r} uses http:// on a non-loopback host; "
             "use https:// (http:// is only allowed for 127.0.0.0/8, ::1 and localhost)."
         )
     return url.strip().rstrip("/")
@@ -74,7 +94,8 @@ def validate_authority(url: str) -> str:
     parts = _split(url, "authority")
     if parts.scheme != "https":
         raise InvalidEndpointError(
-            f"The authority {url!r} must use https:// (the sign-in library refuses anything else)."
+            f"The authority {shown_url(url)!r} must use https:// (the sign-in library refuses "
+            "anything else)."
         )
     return url.strip().rstrip("/")
 
@@ -82,6 +103,19 @@ def validate_authority(url: str) -> str:
 def is_microsoft_authority(url: str) -> bool:
     """True when the authority is a Microsoft sign-in host msal can discover."""
     return (urlsplit(url).hostname or "").lower() in _MICROSOFT_AUTHORITY_HOSTS
+
+
+#: The domains of Partner Center's API roots (every cloud).
+_MICROSOFT_API_DOMAINS = ("microsoft.com", "microsoft.us", "microsoftonline.cn",
+                          "microsoftonline.us", "microsoftonline.de")
+
+
+def is_microsoft_endpoint(url: str) -> bool:
+    """True when the API root is on a Microsoft domain (or a loopback host: nothing leaves
+    the machine)."""
+    host = (urlsplit(url).hostname or "").lower()
+    return is_loopback_host(host) or any(host == d or host.endswith("." + d)
+                                         for d in _MICROSOFT_API_DOMAINS)
 
 
 def default_scope(endpoint: str) -> str:
@@ -116,14 +150,18 @@ def _split(url: str, what: str) -> SplitResult:
         parts = urlsplit(url.strip())
         _ = parts.port  # raises ValueError on a bad port
     except ValueError as exc:
-        raise InvalidEndpointError(f"The {what} {url!r} is not a valid URL: {exc}.") from exc
+        # The parser's message may quote the URL (a password in it included); say only what.
+        why = ": its port is not a number from 0 to 65535" if "port" in str(exc).lower() else ""
+        raise InvalidEndpointError(
+            f"The {what} {shown_url(url)!r} is not a valid URL{why}.") from exc
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise InvalidEndpointError(
-            f"The {what} {url!r} is not an absolute http(s) URL with a host name."
+            f"The {what} {shown_url(url)!r} is not an absolute http(s) URL with a host name."
         )
     if parts.query or parts.fragment or parts.username or parts.password:
         raise InvalidEndpointError(
-            f"The {what} {url!r} must not contain a query, fragment or user information."
+            f"The {what} {shown_url(url)!r} must not contain a query, fragment or user "
+            "information (credentials belong in the environment, never in a URL)."
         )
     return parts
 

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
 import pytest
 
 from reconciler.partnercenter.endpoints import (
@@ -115,3 +119,32 @@ def test_default_scope() -> None:
     assert default_scope("https://partner.partnercenterapi.microsoftonline.cn") == (
         "https://partner.partnercenterapi.microsoftonline.cn/user_impersonation"
     )
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["https://admin:hunter2@pc.example", "http://hunter2@10.0.0.1", "https://a:hunter2@h:99999",
+     "https://a:hunter2@h:port", "ftp://a:hunter2@h", "https://h/?sig=hunter2",
+     "https://h/#hunter2", "https://a:hunter2@@h/x"],
+)
+def test_a_refused_url_is_quoted_without_its_credentials(url: str) -> None:
+    """Issue 19, item 7: the error that refuses a URL holding credentials must not echo them."""
+    for validate in (validate_endpoint, validate_authority):
+        with pytest.raises(InvalidEndpointError) as refused:
+            validate(url)
+        assert "hunter2" not in str(refused.value)
+        assert "***" in str(refused.value) or "a valid URL" in str(refused.value)
+
+
+def test_the_cli_does_not_echo_an_endpoints_password(run_cli: Callable[..., Any],
+                                                     tmp_path: Path) -> None:
+    (tmp_path / "manifests").mkdir()
+    (tmp_path / "manifests" / "a.yaml").write_text(
+        "apiVersion: reconciler/v1\nkind: ProductUpgrades\nmetadata:\n  name: a\nspec:\n"
+        "  productFamily: Azure\n  customers:\n    - id: 00000000-0000-4000-8000-000000000001\n")
+    result = run_cli("plan", "--endpoint", "https://admin:hunter2@pc.example", cwd=tmp_path,
+                     env={"PARTNER_CENTER_ACCESS_TOKEN": "t"})
+    assert result.code == 1
+    assert "hunter2" not in result.stdout + result.stderr
+    assert "https://***@pc.example" in result.stderr
+    assert "Traceback" not in result.stderr
