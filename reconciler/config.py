@@ -189,4 +189,17 @@ def resolve(options: GlobalOptions, env: Mapping[str, str] | None = None,
         verbosity=options.verbosity,
         config_path=config_path,
         ci_integration=not options.no_ci,
+        from_file_only=_from_file_only(options, env, pc),
     )
+
+
+def _from_file_only(options: GlobalOptions, env: Mapping[str, str],
+                    pc: Mapping[str, JSON]) -> frozenset[str]:
+    """Which of ``endpoint`` and ``authority`` only the settings file sets (the default
+    endpoint written out, as ``reconciler init`` does, sends credentials nowhere new)."""
+    overridden = {"endpoint": bool(options.endpoint or env.get("PARTNER_CENTER_ENDPOINT")),
+                  "authority": bool(env.get("PARTNER_CENTER_AUTHORITY"))}
+    default = {"endpoint": DEFAULT_ENDPOINT, "authority": None}
+    return frozenset(key for key, over in overridden.items()
+                     if pc.get(key) and not over
+                     and str(pc.get(key)).rstrip("/") != default[key])

@@ -27,6 +27,11 @@ from reconciler.partnercenter import (
     token_provider_from_env,
 )
 from reconciler.partnercenter import CredentialsError as ClientCredentialsError
+from reconciler.partnercenter.endpoints import (
+    is_microsoft_authority,
+    is_microsoft_endpoint,
+    shown_url,
+)
 from reconciler.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -88,7 +93,25 @@ def open_client(settings: Settings, *, desired: Desired | None = None,
         yield client
 
 
+def _destinations_trusted(settings: Settings) -> None:
+    """Refuse to send credentials to a host other than Microsoft's that only the settings file
+    names: a reviewer may miss one line in a committed ``reconciler.yaml``, and a pipeline would
+    then hand its client secret, refresh token or access token to that host."""
+    where = settings.config_path or "the settings file"
+    checks = (("authority", settings.authority, is_microsoft_authority, "sign-in authority",
+               "the PARTNER_CENTER_AUTHORITY environment variable"),
+              ("endpoint", settings.endpoint, is_microsoft_endpoint, "API endpoint",
+               "--endpoint or the PARTNER_CENTER_ENDPOINT environment variable"))
+    for key, url, is_microsoft, what, instead in checks:
+        if key in settings.from_file_only and url and not is_microsoft(url):
+            raise ConfigError(
+                f"The {what} {shown_url(url)!r} is set only by partner_center.{key} in {where}, "
+                f"and it is not Microsoft's: credentials are never sent to such a host on the "
+                f"settings file's word. Set it with {instead} if it is meant.")
+
+
 def _credentials(settings: Settings, env: Mapping[str, str]) -> TokenProvider:
+    _destinations_trusted(settings)
     merged = dict(env)
     # The settings file may name the (non-secret) tenant and application ids.
     if settings.tenant_id and not merged.get("PARTNER_CENTER_TENANT_ID"):

@@ -82,6 +82,9 @@ class Settings:
     config_path: Path | None = None
     #: CI annotations and summaries (off with --no-ci-integration).
     ci_integration: bool = True
+    #: The ``partner_center`` keys (``endpoint``, ``authority``) set by the settings file alone,
+    #: with no flag or environment variable: such a value must not decide where credentials go.
+    from_file_only: frozenset[str] = frozenset()
 
     @property
     def work_dir(self) -> Path:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -139,3 +141,42 @@ def test_a_bad_failure_budget_in_the_settings_file_is_refused(tmp_path: Path,
     (tmp_path / "reconciler.yaml").write_text(f"apply:\n  max_failures: {value}\n")
     with pytest.raises(ConfigError, match="max_failures"):
         resolve(GlobalOptions(), env={}, cwd=tmp_path)
+
+
+def test_which_endpoints_only_the_settings_file_sets(tmp_path: Path) -> None:
+    (tmp_path / "reconciler.yaml").write_text(
+        "partner_center:\n  endpoint: https://pc.example.invalid\n"
+        "  authority: https://login.example.invalid\n")
+    alone = resolve(GlobalOptions(), env={}, cwd=tmp_path)
+    assert alone.from_file_only == {"endpoint", "authority"}
+    env = {"PARTNER_CENTER_AUTHORITY": "https://login.example.invalid"}
+    assert resolve(GlobalOptions(endpoint="https://pc.example.invalid"), env=env,
+                   cwd=tmp_path).from_file_only == frozenset()
+
+
+@pytest.mark.parametrize(
+    ("section", "env", "named"),
+    [("  endpoint: https://pc.example.invalid\n", {"PARTNER_CENTER_ACCESS_TOKEN": "s3cret-tok"},
+      "--endpoint or the PARTNER_CENTER_ENDPOINT environment variable"),
+     ("  authority: https://login.example.invalid\n",
+      {"PARTNER_CENTER_TENANT_ID": "00000000-0000-0000-0000-000000000001",
+       "PARTNER_CENTER_CLIENT_ID": "00000000-0000-0000-0000-000000000002",
+       "PARTNER_CENTER_CLIENT_SECRET": "s3cret-tok", "PARTNER_CENTER_REFRESH_TOKEN": "s3cret-rt"},
+      "the PARTNER_CENTER_AUTHORITY environment variable")],
+)
+def test_credentials_never_follow_the_settings_file_to_another_host(
+        run_cli: Callable[..., Any], tmp_path: Path, section: str, env: dict[str, str],
+        named: str) -> None:
+    """Issue 19, item 8: a committed reconciler.yaml alone cannot send secrets elsewhere."""
+    (tmp_path / "reconciler.yaml").write_text("partner_center:\n" + section)
+    (tmp_path / "manifests").mkdir()
+    (tmp_path / "manifests" / "a.yaml").write_text(
+        "apiVersion: reconciler/v1\nkind: ProductUpgrades\nmetadata:\n  name: a\nspec:\n"
+        "  productFamily: Azure\n  customers:\n    - id: 00000000-0000-4000-8000-000000000001\n")
+    result = run_cli("plan", cwd=tmp_path, env=env)
+    assert result.code == 1, result.stdout
+    assert "is set only by partner_center." in result.stderr
+    assert "reconciler.yaml" in result.stderr
+    assert f"Set it with {named} if it is meant." in result.stderr
+    assert "s3cret" not in result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
