@@ -190,7 +190,30 @@ def _well_formed(customer: object) -> bool:
         and (name is None or isinstance(name, str))
 
 
-def _read(path: Path, file: str) -> tuple[bytes | None, Problem | None]:
+def _escapes(path: Path, roots: Sequence[Path]) -> str | None:
+    """Where ``path`` leads when a symbolic link takes it outside every root, else None.
+
+    A link in a reviewed tree (``manifests/evil.yaml -> /proc/self/environ``) would otherwise
+    be read, and parse errors quote what it holds; a path named without links is the user's.
+    """
+    lexical = Path(os.path.abspath(path))
+    try:
+        target = path.resolve(strict=True)
+    except OSError:
+        return None  # reading it says what is wrong
+    if target == lexical:
+        return None
+    inside = any(target.is_relative_to(root.resolve()) for root in roots)
+    return None if inside else str(target)
+
+
+def _read(path: Path, file: str, roots: Sequence[Path]) -> tuple[bytes | None, Problem | None]:
+    target = _escapes(path, roots)
+    if target is not None:
+        # Named by the link only: the target's content is never read, so never echoed.
+        return None, Problem(file, 1, 1, "this is a symbolic link to a file outside the working "
+                                         f"tree ({', '.join(str(r) for r in roots)}); manifests "
+                                         "must be inside it, so it was not read")
     try:
         size = os.stat(path).st_size
         if size > MAX_FILE_BYTES:
@@ -228,19 +251,21 @@ def _check_file(file: str, data: bytes, collector: _Collector) -> None:
         collector.add_document(file, document, trusted=document.clean and not found)
 
 
-def check(paths: Sequence[Path], allowed_families: Iterable[str] = ("Azure",)) \
-        -> tuple[Desired, list[Problem]]:
+def check(paths: Sequence[Path], allowed_families: Iterable[str] = ("Azure",),
+          roots: Sequence[Path] = ()) -> tuple[Desired, list[Problem]]:
     """Load and validate manifests; return what was desired and every problem found.
 
-    The Desired value is only meaningful when the problem list is empty.
+    ``roots`` is the working tree (default: the current directory): a symbolic link leading
+    out of it is refused. The Desired value is only meaningful when the problem list is empty.
     """
+    roots = tuple(roots) or (Path.cwd(),)
     files, problems = discover(paths)
     collector = _Collector(tuple(allowed_families), problems)
     shown: list[str] = []
     for path in files:
-        file = display_path(path)
+        file = str(path) if path.is_symlink() else display_path(path)  # name the link
         shown.append(file)
-        data, problem = _read(path, file)
+        data, problem = _read(path, file, roots)
         if data is None:
             collector.problems.append(cast(Problem, problem))
             continue
@@ -250,9 +275,10 @@ def check(paths: Sequence[Path], allowed_families: Iterable[str] = ("Azure",)) \
     return Desired(upgrades, digest_of(upgrades), tuple(shown)), ordered
 
 
-def load(paths: Sequence[Path], allowed_families: Iterable[str] = ("Azure",)) -> Desired:
+def load(paths: Sequence[Path], allowed_families: Iterable[str] = ("Azure",),
+         roots: Sequence[Path] = ()) -> Desired:
     """Load manifests, raising :class:`ManifestError` listing every problem if any."""
-    desired, problems = check(paths, allowed_families)
+    desired, problems = check(paths, allowed_families, roots)
     if problems:
         raise ManifestError([str(p) for p in problems])
     return desired

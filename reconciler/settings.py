@@ -87,6 +87,15 @@ class Settings:
     from_file_only: frozenset[str] = frozenset()
 
     @property
+    def working_tree(self) -> tuple[Path, ...]:
+        """Where manifests may live (a symbolic link out of it is refused): the current
+        directory and the settings file's directory."""
+        roots = [Path.cwd()]
+        if self.config_path is not None:
+            roots.append(Path.cwd() / self.config_path.parent)
+        return tuple(roots)
+
+    @property
     def work_dir(self) -> Path:
         """Where local run files live (the simulator's world): beside local state, else the
         default state directory."""

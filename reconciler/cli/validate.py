@@ -25,7 +25,8 @@ def validate(settings: Settings, manifest_paths: tuple[Path, ...], no_ci: bool) 
     """
     paths = manifests(settings, manifest_paths)
     with workflow.bulk_building():  # 100,000 customers: see the benchmark
-        desired, problems = manifest.check(paths, settings.allowed_families)
+        desired, problems = manifest.check(paths, settings.allowed_families,
+                                           settings.working_tree)
     if problems:
         annotate(active(settings, no_ci), [str(p) for p in problems])
         for problem in problems:

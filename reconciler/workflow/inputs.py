@@ -91,7 +91,7 @@ class PlanOptions:
 def load_desired(settings: Settings, paths: Collection[Path]) -> Desired:
     """Load the manifests (raising ManifestError listing every problem)."""
     with bulk_building():
-        return manifest.load(list(paths), settings.allowed_families)
+        return manifest.load(list(paths), settings.allowed_families, settings.working_tree)
 
 
 def brief_read(settings: Settings, operation: str, *, lock: bool = True,
