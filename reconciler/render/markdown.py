@@ -78,7 +78,11 @@ def _section(table: Table, budget: int, where: str) -> tuple[list[str], int]:
         else [f"#### {title}", ""]
     closing = ["", "</details>"] if folded else []
     lines = [*opening, *header]
-    used = _size(lines + closing) + 80 + len(where)
+    used = _size([*lines, *closing, ""])
+    if used + _size(table.rows) > budget:
+        # Not all rows fit: keep room for the note saying how many did not, measured at its
+        # longest (every row left out), so the rows kept never push the section over.
+        used += _size([_left_out_note(len(table.rows), table.noun, where)])
     kept = 0
     for line in table.rows:
         if used + len(line) + 1 > budget:
@@ -88,9 +92,13 @@ def _section(table: Table, budget: int, where: str) -> tuple[list[str], int]:
         kept += 1
     left_out = len(table.rows) - kept
     if left_out:
-        lines.append(f"\n_{plural(left_out, 'more ' + table.noun)} left out to keep this "
-                     f"comment under GitHub's size limit; see {where}._")
+        lines.append(_left_out_note(left_out, table.noun, where))
     return [*lines, *closing, ""], left_out
+
+
+def _left_out_note(count: int, noun: str, where: str) -> str:
+    return (f"\n_{plural(count, 'more ' + noun)} left out to keep this comment under GitHub's "
+            f"size limit; see {where}._")
 
 
 def fit(head: list[str], tables: Sequence[Table], foot: list[str], *, max_chars: int,

@@ -6,6 +6,7 @@ and review the diff.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -154,3 +155,30 @@ def test_a_saved_plan_id_with_a_trailing_newline_is_not_a_guid(tmp_path: Path) -
     path.write_text(json.dumps(document))
     with pytest.raises(PlanError, match=r"changes/0/customer_id: .* does not match"):
         planfile.read(path)
+
+
+@pytest.mark.parametrize("count", [600, 640, 5_000])
+@pytest.mark.parametrize("pad", [1, 8, 10, 27])
+@pytest.mark.parametrize("url", [None, "https://github.com/o/r/actions/runs/123456789/artifacts/1"])
+def test_a_large_plan_comment_shows_as_many_rows_as_fit(count: int, pad: int,
+                                                         url: str | None) -> None:
+    """Issue 19, item 10: at ~600 creates the "N more left out" note overran its reserve and
+    the whole table was dropped (these name lengths did so before the fix)."""
+    numbers = range(1, count + 1)
+    eligibility = {key(n): SeenEligibility(True) for n in numbers}
+    base = make(desired(*numbers), None, Observed(MappingProxyType(eligibility), refreshed=True),
+                created_at=NOW)
+    plan = dataclasses.replace(base, changes=tuple(
+        dataclasses.replace(c, customer_name=f"{c.customer_name}{'x' * pad}")
+        for c in base.changes))
+    rendered = markdown.render(plan, details_url=url)
+    shown = rendered.count("\n| `")
+    assert len(rendered) <= markdown.MAX_CHARS
+    assert shown > 0
+    left_out = re.search(r"_(\d+) more create rows left out", rendered)
+    assert left_out is not None
+    assert shown + int(left_out[1]) == count
+    # Nothing more would have fitted: one more row would pass the cap.
+    row_length = len(markdown.render(dataclasses.replace(plan, changes=plan.changes[:1]))
+                     .split("\n| `")[1].split("\n")[0]) + 3
+    assert len(rendered) + row_length > markdown.MAX_CHARS - markdown._RESERVE
