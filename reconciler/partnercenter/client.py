@@ -43,6 +43,7 @@ from .models import (
     Eligibility,
     Subscription,
     UpgradeStatus,
+    get_bool,
     get_field,
     get_map,
     get_str,
@@ -139,7 +140,7 @@ class PartnerCenterClient:
             return Eligibility(
                 customer_id=get_str(data, "customerId") or customer_id,
                 product_family=get_str(data, "productFamily") or product_family,
-                is_eligible=get_field(data, "isEligible") is True,
+                is_eligible=get_bool(data, "isEligible"),
                 upgrade_id=get_str(data, "upgradeId"),
                 reason=get_str(data, "reason"),
                 error_code=None,

@@ -42,6 +42,12 @@ def token_provider_from_env(
         return text or None
 
     if access_token := value("PARTNER_CENTER_ACCESS_TOKEN"):
+        if not access_token.isprintable() or not access_token.isascii():
+            # It could never be sent as a header: retrying would only call it an outage.
+            raise CredentialsError(
+                "PARTNER_CENTER_ACCESS_TOKEN holds a line break, a control character or a "
+                "non-ASCII character, so it cannot be sent to Partner Center: this is a local "
+                "configuration error. Set it to the token alone, on one line.")
         return StaticToken(access_token)
     missing = [n for n in ("PARTNER_CENTER_TENANT_ID", "PARTNER_CENTER_CLIENT_ID") if not value(n)]
     secret, cert = value("PARTNER_CENTER_CLIENT_SECRET"), value("PARTNER_CENTER_CLIENT_CERTIFICATE")

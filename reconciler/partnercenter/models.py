@@ -215,6 +215,15 @@ class ClientStats:
 # --- readers ---------------------------------------------------------------------------
 
 
+def get_bool(data: Mapping[str, object], name: str) -> bool:
+    """A flag that may arrive as JSON ``true`` or as the string ``"true"`` (any case): both
+    mean yes; anything else (``false``, ``"false"``, missing) means no."""
+    value = get_field(data, name)
+    if isinstance(value, str):
+        return value.strip().lower() == "true"
+    return value is True
+
+
 def get_field(data: Mapping[str, object], name: str) -> object:
     """Look a key up case-insensitively (camelCase, PascalCase and anything in between)."""
     if name in data:
