@@ -16,6 +16,7 @@ from typing import Any, cast
 import jsonschema
 from jsonschema import ValidationError
 
+from reconciler.render.safe import excerpt
 from reconciler.yamlsafe import Document, Problem, locate, locate_key, problem_at
 
 _TYPE_NAMES = {
@@ -117,7 +118,8 @@ def schema_problems(file: str, document: Document,
                 id(locate(document.node, list(error.absolute_path))) in document.replaced:
             continue
         problems.extend(_translate(file, document, error))
-    return problems
+    # Several branches of a schema (allOf, if/then) can require the same field: say it once.
+    return list(dict.fromkeys(problems))
 
 
 def _translate(file: str, document: Document, error: ValidationError) -> Iterable[Problem]:
@@ -137,21 +139,31 @@ def _translate(file: str, document: Document, error: ValidationError) -> Iterabl
         for extra in sorted(set(instance) - allowed):
             key_node = locate_key(document.node, path, extra)
             hint = f" (allowed: {', '.join(sorted(allowed))})" if allowed else ""
-            yield problem_at(file, key_node, f"{name}: unknown field '{extra}'{hint}")
+            yield problem_at(file, key_node, f"{name}: unknown field '{excerpt(extra)}'{hint}")
     elif kind == "type":
         expected = _TYPE_NAMES.get(str(error.validator_value), str(error.validator_value))
         yield problem_at(file, node, f"{name}: expected {expected}, found {describe(instance)}")
     elif kind == "const":
         yield problem_at(file, node, f"{name}: must be {error.validator_value!r}, "
-                                     f"not {instance!r}")
+                                     f"not {_quoted(instance)}")
     elif kind == "oneOf" and isinstance(error.schema, dict) and error.schema.get("description"):
         # The alternatives' own messages ("is not valid under any of the given schemas") say
         # nothing; the field's description says what it accepts.
-        yield problem_at(file, node, f"{name}: {json.dumps(instance)} is not accepted here; "
+        yield problem_at(file, node, f"{name}: {_quoted(instance)} is not accepted here; "
                                      f"{error.schema['description']}")
     elif kind == "pattern":
         field = str(path[-1]) if path else ""
         meaning = _PATTERN_MEANING.get(field, f"does not match {error.validator_value}")
-        yield problem_at(file, node, f"{name}: {json.dumps(instance)} {meaning}")
+        yield problem_at(file, node, f"{name}: {_quoted(instance)} {meaning}")
     else:
-        yield problem_at(file, node, f"{name}: {error.message}")
+        yield problem_at(file, node, f"{name}: {excerpt(error.message, _MESSAGE)}")
+
+
+#: jsonschema's own messages quote the value; beyond this they are cut.
+_MESSAGE = 200
+
+
+def _quoted(value: object) -> str:
+    """A value as an error quotes it: JSON, at most a short excerpt (a 1,000,000-character
+    value is not echoed whole), with control characters escaped."""
+    return excerpt(json.dumps(value, ensure_ascii=False))
