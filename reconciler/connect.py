@@ -13,6 +13,7 @@ import os
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from reconciler.errors import ConfigError, CredentialsError
 from reconciler.model import Desired
@@ -33,12 +34,19 @@ from reconciler.partnercenter.endpoints import (
     shown_url,
 )
 from reconciler.settings import Settings
+from reconciler.words import plural
+
+if TYPE_CHECKING:
+    from reconciler.simulator.world import World
 
 log = logging.getLogger(__name__)
 
 SIMULATOR_WORLD = "simulator.json"
 #: How long a simulated upgrade stays in progress (spec: default 5 seconds).
 SIMULATED_COMPLETION_SECONDS = float(os.environ.get("RECONCILER_SIMULATE_COMPLETION", "5"))
+#: Seeding at least this many new customers is announced: a newcomer's few pass silently, a
+#: fleet-sized manifest says why the first call waits.
+SEED_NOTICE_AT = 500
 
 
 def simulator_world_path(settings: Settings) -> Path:
@@ -77,10 +85,12 @@ def _remembered(client: PartnerCenterClient) -> Iterator[PartnerCenterClient]:
 def open_client(settings: Settings, *, desired: Desired | None = None,
                 parallelism: int | None = None,
                 on_attempt: Callable[[AttemptInfo], None] | None = None,
-                env: Mapping[str, str] | None = None) -> Iterator[PartnerCenterClient]:
-    """A client for this run; with ``settings.simulate``, backed by the embedded simulator."""
+                env: Mapping[str, str] | None = None,
+                notice: Callable[[str], None] | None = None) -> Iterator[PartnerCenterClient]:
+    """A client for this run; with ``settings.simulate``, backed by the embedded simulator
+    (``notice`` hears when seeding it takes a moment)."""
     if settings.simulate:
-        with _simulator(settings, desired) as (endpoint, token):
+        with _simulator(settings, desired, notice) as (endpoint, token):
             config = client_config(settings, endpoint, parallelism)
             with PartnerCenterClient(config, token, on_attempt=on_attempt) as client, \
                     _remembered(client):
@@ -110,6 +120,17 @@ def _destinations_trusted(settings: Settings) -> None:
                 f"settings file's word. Set it with {instead} if it is meant.")
 
 
+def _seed(world: World, desired: Desired, notice: Callable[[str], None] | None) -> None:
+    """Add the manifests' customers the simulated world lacks, saving the world once."""
+    missing = {u.customer_id: u.customer_name for u in desired.upgrades
+               if world.customer(u.customer_id) is None}
+    if notice is not None and len(missing) >= SEED_NOTICE_AT:
+        notice(f"Seeding the simulator with {plural(len(missing), 'customer')}…")
+    with world.batch():  # one save for all of them, not one per customer
+        for customer_id, name in missing.items():
+            world.ensure_customer(customer_id, name)
+
+
 def _credentials(settings: Settings, env: Mapping[str, str]) -> TokenProvider:
     _destinations_trusted(settings)
     merged = dict(env)
@@ -128,7 +149,8 @@ def _credentials(settings: Settings, env: Mapping[str, str]) -> TokenProvider:
 
 
 @contextmanager
-def _simulator(settings: Settings, desired: Desired | None) -> Iterator[tuple[str, StaticToken]]:
+def _simulator(settings: Settings, desired: Desired | None,
+               notice: Callable[[str], None] | None = None) -> Iterator[tuple[str, StaticToken]]:
     # Imported here: the simulator is only loaded when asked for.
     from reconciler.simulator import Simulator, SimulatorConfig, demo
 
@@ -141,7 +163,6 @@ def _simulator(settings: Settings, desired: Desired | None) -> Iterator[tuple[st
         if new_world:
             demo.seed(simulator.world)  # a partner's list for discover to find
         if desired is not None:
-            for upgrade in desired.upgrades:
-                simulator.world.ensure_customer(upgrade.customer_id, upgrade.customer_name)
+            _seed(simulator.world, desired, notice)
         log.info("simulating Partner Center at %s (world %s)", simulator.url, world_path)
         yield simulator.url, StaticToken(simulator.token)

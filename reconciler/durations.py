@@ -37,3 +37,15 @@ def format_duration(seconds: float) -> str:
         if count:
             parts.append(f"{count}{unit}")
     return "".join(parts)
+
+
+def format_remaining(seconds: float) -> str:
+    """A rounded time left for people to read at a glance: ``12s``, ``3m 05s``, ``1h 02m``,
+    ``2d 04h`` (two units at most; the second padded so a redrawn line does not jitter)."""
+    whole = max(0, round(seconds))
+    for big, size, small, small_size in (("d", 86400, "h", 3600), ("h", 3600, "m", 60),
+                                         ("m", 60, "s", 1)):
+        if whole >= size:
+            count, rest = divmod(whole, size)
+            return f"{count}{big} {rest // small_size:02d}{small}"
+    return f"{whole}s"

@@ -58,6 +58,22 @@ class WatchesClient(Protocol):
         """Show ``stats()`` alongside the counts from now on."""
 
 
+@runtime_checkable
+class Notes(Protocol):
+    """A progress display that can also print a one-off line (e.g. the simulator seeding)."""
+
+    def __call__(self, done: int, total: int) -> None:
+        """Report (calls done, calls in all)."""
+
+    def note(self, text: str) -> None:
+        """Print ``text`` on a line of its own."""
+
+
+def notice_of(progress: Progress | None) -> Callable[[str], None] | None:
+    """Where one-off lines go for this progress display (None: nowhere)."""
+    return progress.note if isinstance(progress, Notes) else None
+
+
 @dataclass(frozen=True, slots=True)
 class Reads:
     """Which keys a refresh must read, and with which call."""

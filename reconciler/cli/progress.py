@@ -1,11 +1,17 @@
 """Progress for long phases: a live line on a TTY, a status line every 10 s otherwise.
 
+The live line is cut to the terminal's width (a wrapped line cannot be redrawn in place, so
+every redraw would leave a stale line behind) and the time left reads ``1h 02m``, not seconds.
+
 Once it watches a client (``watch(client.stats)``) the line also shows the request rate the
 client found, Partner Center's 429s and when it is backing off, so a slow run explains itself.
 """
 
 from __future__ import annotations
 
+import io
+import os
+import shutil
 import sys
 import threading
 import time
@@ -13,6 +19,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TextIO
 
+from reconciler.durations import format_remaining
 from reconciler.partnercenter import ClientStats
 
 #: On a non-TTY (CI logs) at most one line per this many seconds.
@@ -24,9 +31,11 @@ class Progress:
 
     def __init__(self, label: str, *, stream: TextIO | None = None,
                  extra: Callable[[], str] | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 width: Callable[[], int] | None = None) -> None:
         self.label = label
         self.stream = stream or sys.stderr
+        self.width = width or (lambda: terminal_width(self.stream))
         self.tty = self.stream.isatty()
         self.extra = extra
         self.clock = clock
@@ -55,7 +64,8 @@ class Progress:
         """E.g. ``Refreshing: 120/1000 (12%), 35.1/s, ETA 25s``."""
         elapsed = max(now - self.started, 1e-9)
         rate = done / elapsed
-        eta = f", ETA {int((total - done) / rate)}s" if rate > 0 and done < total else ""
+        eta = f", ETA {format_remaining((total - done) / rate)}" \
+            if rate > 0 and done < total else ""
         extra = f", {self.extra()}" if self.extra else ""
         extra += self._throttling()
         percent = f" ({100 * done // total}%)" if total else ""
@@ -74,9 +84,18 @@ class Progress:
                 f", {rate} requests/s"
         return text
 
+    def note(self, text: str) -> None:
+        """Print ``text`` on a line of its own; the live line, if any, is redrawn after it."""
+        with self.lock:
+            if self.tty and self.shown:
+                self.stream.write("\r\x1b[2K")
+                self.shown = False
+            self.stream.write(text + "\n")
+            self.stream.flush()
+
     def _write(self, text: str) -> None:
         if self.tty:
-            self.stream.write(f"\r\x1b[2K{text}")
+            self.stream.write(f"\r\x1b[2K{fit(text, self.width())}")
             self.shown = True
         else:
             self.stream.write(text + "\n")
@@ -98,3 +117,22 @@ def progress_line(label: str) -> Iterator[Progress]:
         yield progress
     finally:
         progress.finish()
+
+
+def fit(text: str, width: int) -> str:
+    """``text`` cut to fewer than ``width`` columns, ending in ``…`` when cut. The last column
+    stays free: writing into it makes some terminals wrap at once."""
+    room = max(1, width - 1)
+    return text if len(text) <= room else text[:room - 1] + "…"
+
+
+def terminal_width(stream: TextIO) -> int:
+    """The width of the terminal ``stream`` writes to; ``COLUMNS`` wins, as it does for
+    :func:`shutil.get_terminal_size` (which only asks stdout, not the stream we draw on)."""
+    columns = os.environ.get("COLUMNS", "")
+    if columns.isdigit() and int(columns) > 0:
+        return int(columns)
+    try:
+        return os.get_terminal_size(stream.fileno()).columns or 80
+    except (AttributeError, ValueError, OSError, io.UnsupportedOperation):
+        return shutil.get_terminal_size().columns

@@ -24,7 +24,7 @@ from reconciler.connect import open_client
 from reconciler.history import History
 from reconciler.partnercenter import AttemptInfo
 from reconciler.plan import Plan
-from reconciler.refresh import Progress, WatchesClient
+from reconciler.refresh import Progress, WatchesClient, notice_of
 from reconciler.settings import Settings
 from reconciler.state import utc_now
 from reconciler.waiting import wait_for
@@ -103,7 +103,7 @@ def apply_plan(settings: Settings, backend: StateBackend, prepared: Prepared,
     parallelism = options.parallelism or settings.parallelism
     try:
         with open_client(settings, desired=prepared.inputs.desired, parallelism=parallelism,
-                         on_attempt=history.call) as client:
+                         on_attempt=history.call, notice=notice_of(hooks.progress)) as client:
             if isinstance(hooks.progress, WatchesClient):
                 hooks.progress.watch(client.stats)
             applier = Applier(client, recorder, history=history, stop=stop,

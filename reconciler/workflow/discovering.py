@@ -28,7 +28,7 @@ from reconciler.partnercenter import (
     PartnerCenterClient,
     PartnerCenterError,
 )
-from reconciler.refresh import Progress, WatchesClient
+from reconciler.refresh import Progress, WatchesClient, notice_of
 from reconciler.settings import Settings
 from reconciler.workflow.inputs import load_desired
 
@@ -79,7 +79,8 @@ def discover(settings: Settings, options: DiscoverOptions, *,
     desired = _managed(settings, options)
     sources = _sources(desired)
     parallelism = options.parallelism or settings.parallelism
-    with open_client(settings, desired=desired, parallelism=parallelism) as client:
+    with open_client(settings, desired=desired, parallelism=parallelism,
+                     notice=notice_of(progress)) as client:
         if isinstance(progress, WatchesClient):
             progress.watch(client.stats)
         seen, unread = _read_all(client, parallelism, progress)

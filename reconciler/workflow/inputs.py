@@ -124,7 +124,7 @@ def observe(settings: Settings, desired: Desired, reads: refresh.Reads | None, *
         return Observed(refreshed=True)
     parallelism = parallelism or settings.parallelism
     with open_client(settings, desired=desired, parallelism=parallelism,
-                     on_attempt=on_attempt) as client:
+                     on_attempt=on_attempt, notice=refresh.notice_of(progress)) as client:
         return refresh.refresh(client, reads, parallelism=parallelism, progress=progress)
 
 

@@ -45,7 +45,7 @@ def test_log_gets_a_line_at_most_every_ten_seconds() -> None:
 
 def test_tty_line_is_redrawn_and_shows_back_off() -> None:
     stream, clock = Stream(tty=True), Clock()
-    progress = Progress("Applying", stream=stream, clock=clock)
+    progress = Progress("Applying", stream=stream, clock=clock, width=lambda: 200)
     progress.watch(lambda: stats(12, 2, rate=31.4, backing_off=True))
     clock.now += 2
     progress(10, 40)

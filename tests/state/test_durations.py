@@ -38,3 +38,14 @@ def test_bad_durations_are_usage_errors_naming_the_option(text: str) -> None:
 def test_durations_format(seconds: float, text: str) -> None:
     assert format_duration(seconds) == text
     assert parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [(0, "0s"), (12.4, "12s"), (59.6, "1m 00s"), (185, "3m 05s"), (3720, "1h 02m"),
+     (110416, "1d 06h"), (-3, "0s")],
+)
+def test_time_left_reads_at_a_glance(seconds: float, text: str) -> None:
+    from reconciler.durations import format_remaining
+
+    assert format_remaining(seconds) == text
