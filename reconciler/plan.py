@@ -32,6 +32,9 @@ class Action(StrEnum):
     adopt     ``<``   (none) or failed     in_progress/done     none
     resume    ``~``   pending (no id)      in_progress          eligibility, then maybe create
     retry     ``+``   failed/in_progress   pending/in_progress  create (new MS-RequestId)
+                      (or completed, once
+                      --refresh-all sees it
+                      reverted or failed)
     update    ``~``   pending/in_progress  the status seen      none
                       or completed         (and verification)
     forget    ``-``   any                  (none)               none
@@ -271,16 +274,20 @@ def _decide(upgrade: DesiredUpgrade, record: Record | None, observed: Observed) 
     if record is None:
         return _new_key(upgrade, observed.eligibility.get(key), observed.refreshed,
                         _Seen(observed.status.get(key), observed.verification.get(key)))
-    if record.status is RecordStatus.COMPLETED and (record.verified or (
+    completed = record.status is RecordStatus.COMPLETED
+    # Only --refresh-all re-reads a completed record's eligibility.
+    rechecked = completed and key in observed.eligibility
+    if completed and not rechecked and (record.verified or (
             key not in observed.verification and record.verification is None)):
         # Most keys of a converged state: one value, no call.
-        return Change(Action.NOOP, key, _upgraded(record), str(upgrade.source),
-                      upgrade.customer_name or record.customer_name, record.upgrade_id,
-                      record.status.value)
+        return _noop(upgrade, record)
     base = Change(Action.NOOP, key, "", source=str(upgrade.source),
                   customer_name=upgrade.customer_name or record.customer_name,
                   upgrade_id=record.upgrade_id, before=record.status.value)
-    if record.status is RecordStatus.COMPLETED:
+    if rechecked:
+        return _rechecked(base, record, observed.eligibility[key], observed.status.get(key),
+                          observed.verification.get(key)) or _noop(upgrade, record)
+    if completed:
         return _unverified(base, record, observed.verification.get(key))
     eligibility = observed.eligibility.get(key)
     status = observed.status.get(key)
@@ -306,6 +313,53 @@ class _Seen:
         if self.verification is None or not self.status.completed:
             return self.status.status or ""
         return f"{self.status.status}; {self.verification.describe()}"
+
+
+def _noop(upgrade: DesiredUpgrade, record: Record) -> Change:
+    return Change(Action.NOOP, record.key, _upgraded(record), str(upgrade.source),
+                  upgrade.customer_name or record.customer_name, record.upgrade_id,
+                  record.status.value)
+
+
+def _rechecked(base: Change, record: Record, eligibility: SeenEligibility,
+               status: SeenStatus | None, seen: Verification | None) -> Change | None:
+    """A completed record re-read by ``--refresh-all``: the way back from what drift reports
+    (reverted or failed: retry; an id Partner Center does not know or gives another customer:
+    blocked until state is fixed; anything else it now reports differently: update). None:
+    nothing changed."""
+    upgrade = status.upgrade_id if status is not None else record.upgrade_id
+    eligible_again = eligibility.is_eligible and eligibility.upgrade_id is None
+    if status is not None and status.foreign:
+        return _with(base, Action.BLOCKED, f"upgrade {upgrade} belongs to another customer "
+                                           "(900111); state rm or import the customer")
+    if status is not None and status.failed:
+        detail = status.error_message or status.error_code or "no detail given"
+        return _with(base, Action.RETRY, f"upgrade {upgrade} failed in Partner Center: "
+                                         f"{detail}; start a new one",
+                     remote_status=status.status)
+    if eligible_again and (status is None or not status.found or status.completed):
+        gone = "no upgrade is in place" if status is None else \
+            f"upgrade {upgrade} no longer exists (900106)" if not status.found else \
+            f"upgrade {upgrade} still reads Completed"
+        return _with(base, Action.RETRY, f"reverted: {gone}, and the customer is eligible "
+                                         "again; start a new one")
+    if status is not None and not status.found:
+        other = eligibility.upgrade_id
+        hint = f"Partner Center shows upgrade {other} instead: import it" if other \
+            else "state rm or import the customer"
+        return _with(base, Action.BLOCKED, f"Partner Center does not know upgrade {upgrade} "
+                                           f"(900106); {hint}")
+    if status is not None and not status.completed:
+        return _with(base, Action.UPDATE, f"completed → {status.status} (Partner Center "
+                                          "reports it differently now)",
+                     remote_status=status.status, line_items=status.line_items)
+    if seen is not None and not seen.same_verdict(record.verification):
+        return _with(base, Action.UPDATE, f"{record.remote_status or 'Completed'}; "
+                                          f"{seen.describe()}",
+                     remote_status=record.remote_status or "Completed", verification=seen)
+    if not record.verified and record.verification is not None:
+        return _unverified(base, record, seen)
+    return None
 
 
 def _upgraded(record: Record) -> str:

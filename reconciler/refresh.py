@@ -112,6 +112,29 @@ def needed(desired: Desired, state: State | None, targets: Collection[str] = ())
     return Reads(tuple(eligibility), tuple(status), tuple(verify))
 
 
+def needed_all(desired: Desired, state: State | None, targets: Collection[str] = ()) -> Reads:
+    """The reads a ``plan --refresh-all`` needs (pure): a plan's, plus the reads drift makes of
+    completed records (eligibility, and the status of their upgrade id), so the planner sees a
+    reverted, failed or unknown upgrade and plans the way back."""
+    base = needed(desired, state, targets)
+    wanted = {canonical_id(t) for t in targets}
+    records = state.records if state is not None else {}
+    eligibility: list[UpgradeKey] = []
+    status: list[tuple[UpgradeKey, str]] = []
+    for upgrade in desired.upgrades:
+        key = upgrade.key
+        record = records.get(key)
+        if record is None or record.status is not RecordStatus.COMPLETED \
+                or (wanted and key.customer_id not in wanted):
+            continue
+        eligibility.append(key)
+        if record.upgrade_id is not None:
+            status.append((key, record.upgrade_id))
+    read = {key for key, _ in status}  # a status read of a Completed upgrade verifies it too
+    return Reads(base.eligibility + tuple(eligibility), base.status + tuple(status),
+                 tuple(key for key in base.verify if key not in read))
+
+
 def needed_for_drift(desired: Desired, state: State | None) -> Reads:
     """The reads drift needs (pure): eligibility for every managed key, completed ones too,
     and status for every recorded upgrade id whose record has not failed."""
@@ -190,9 +213,11 @@ def refresh(client: PartnerCenterClient, reads: Reads, *, parallelism: int,
         if seen.completed:
             verify(key)  # first seen Completed: check the end state once
 
+    read_anyway = {key for key, _ in reads.status}
+
     def read_one(key: UpgradeKey) -> None:
         seen = eligibility[key] = read_eligibility(client, key)
-        if reads.follow and seen.upgrade_id is not None:
+        if reads.follow and seen.upgrade_id is not None and key not in read_anyway:
             read_progress(key, seen.upgrade_id)
 
     tasks = [_task(partial(read_one, key), key, failures, counter) for key in reads.eligibility]

@@ -32,6 +32,7 @@ from reconciler.cli.common import (
     manifests_option,
     parallelism_option,
     parse_duration_option,
+    refresh_all_option,
     use_color,
     warn_untargeted,
 )
@@ -133,19 +134,23 @@ def _budget(text: str | None) -> FailureBudget | None:
               help="Stop starting upgrades once N changes failed, or P% of the creates "
                    "attempted once at least 20 were; exit 1 (default: the settings' "
                    "apply.max_failures, else continue on error).")
+@refresh_all_option
 @lock_options
 @no_ci_option
 @click.pass_obj
 def apply(settings: Settings, plan_file: Path | None, manifest_paths: tuple[Path, ...],
           auto_approve: bool, parallelism: int | None, wait: bool, wait_timeout: float,
           max_upgrades: int | None, max_plan_age: float, targets: tuple[str, ...],
-          batch: int | None, max_failures: str | None, lock_timeout: float,
-          no_ci: bool) -> int:
+          refresh_all: bool, batch: int | None, max_failures: str | None,
+          lock_timeout: float, no_ci: bool) -> int:
     """Carry out a saved plan, or plan and carry out. Records every step in state."""
     system = active(settings, no_ci)
     if plan_file is not None and targets:
         raise UsageError("--target cannot be combined with a saved plan file; targets are "
                          "chosen when the plan is made.")
+    if plan_file is not None and refresh_all:
+        raise UsageError("--refresh-all cannot be combined with a saved plan file; make the "
+                         "plan with plan --refresh-all --out FILE.")
     if plan_file is None and not auto_approve and not sys.stdin.isatty():
         # Refuse before refreshing every customer only to refuse afterwards.
         raise UsageError("Apply needs confirmation: run it on a terminal, pass --auto-approve, "
@@ -156,7 +161,8 @@ def apply(settings: Settings, plan_file: Path | None, manifest_paths: tuple[Path
     budget = _budget(max_failures or settings.max_failures)
     saved = planfile.read(plan_file) if plan_file is not None else None
     options = workflow.PlanOptions(targets=targets, parallelism=parallelism,
-                                   batch=None if saved else batch or settings.batch)
+                                   batch=None if saved else batch or settings.batch,
+                                   refresh_all=refresh_all)
     color = use_color(settings)
     with opened(settings.backend, lock="apply", timeout=lock_timeout) as backend:
         with manifest_errors_annotated(system), progress_line("Refreshing") as progress:

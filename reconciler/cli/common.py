@@ -82,6 +82,13 @@ def batch_option(func: F) -> F:
                              "apply.batch, else no limit).")(func)
 
 
+def refresh_all_option(func: F) -> F:
+    """``--refresh-all``: re-read completed upgrades too, the reads drift makes."""
+    return click.option("--refresh-all", is_flag=True, default=False,
+                        help="Re-read completed upgrades too (what drift reads), so a "
+                             "reverted or failed one is planned again.")(func)
+
+
 def format_option(func: F) -> F:
     """``--format text|json|markdown``."""
     return click.option("--format", "fmt", type=click.Choice(FORMATS), default="text",

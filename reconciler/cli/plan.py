@@ -23,6 +23,7 @@ from reconciler.cli.common import (
     manifests_option,
     no_lock_option,
     parallelism_option,
+    refresh_all_option,
     use_color,
     warn_untargeted,
 )
@@ -41,6 +42,7 @@ from reconciler.settings import Settings
               help="Exit 2 when the plan has changes (0: none, 1: error).")
 @click.option("--refresh/--no-refresh", default=True, show_default=True,
               help="Ask Partner Center for eligibility and progress first.")
+@refresh_all_option
 @click.option("--target", "targets", multiple=True, metavar="CUSTOMER_ID",
               help="Plan only this customer (repeatable).")
 @parallelism_option
@@ -50,13 +52,13 @@ from reconciler.settings import Settings
 @no_ci_option
 @click.pass_obj
 def plan(settings: Settings, manifest_paths: tuple[Path, ...], out: Path | None, fmt: str,
-         details_url: str | None, detailed_exitcode: bool, refresh: bool, targets: tuple[str, ...],
-         parallelism: int | None, batch: int | None, lock_timeout: float, no_lock: bool,
-         no_ci: bool) -> int:
+         details_url: str | None, detailed_exitcode: bool, refresh: bool, refresh_all: bool,
+         targets: tuple[str, ...], parallelism: int | None, batch: int | None,
+         lock_timeout: float, no_lock: bool, no_ci: bool) -> int:
     """Show what apply would do. Never changes Partner Center or state."""
     system = active(settings, no_ci)
     options = workflow.PlanOptions(refresh=refresh, targets=targets, parallelism=parallelism,
-                                   batch=batch or settings.batch)
+                                   batch=batch or settings.batch, refresh_all=refresh_all)
     state = workflow.brief_read(settings, "plan", lock=not no_lock, timeout=lock_timeout)
     with manifest_errors_annotated(system), progress_line("Refreshing") as progress:
         inputs = workflow.load_inputs(settings, manifests(settings, manifest_paths), state,

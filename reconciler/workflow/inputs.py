@@ -17,6 +17,7 @@ from pathlib import Path
 from reconciler import manifest, refresh
 from reconciler.backends import locked, opened
 from reconciler.connect import open_client
+from reconciler.errors import UsageError
 from reconciler.model import Desired, parse_customer_id
 from reconciler.observed import Observed
 from reconciler.partnercenter import AttemptInfo
@@ -76,8 +77,13 @@ class PlanOptions:
     parallelism: int | None = None
     #: ``--batch N`` / ``apply.batch``: start at most N upgrades; defer the rest.
     batch: int | None = None
+    #: Re-read completed records too (``--refresh-all``), the way drift does.
+    refresh_all: bool = False
 
     def __post_init__(self) -> None:
+        if self.refresh_all and not self.refresh:
+            raise UsageError("--refresh-all and --no-refresh contradict each other: "
+                             "give one of them.")
         # A mistyped --target must stop the run, not silently plan nothing.
         targets = tuple(dict.fromkeys(parse_customer_id(t, "--target") for t in self.targets))
         object.__setattr__(self, "targets", targets)
@@ -85,7 +91,10 @@ class PlanOptions:
     @property
     def reads(self) -> ReadsFor | None:
         """The refresh a plan needs (None: no refresh at all)."""
-        return partial(refresh.needed, targets=self.targets) if self.refresh else None
+        if not self.refresh:
+            return None
+        reads = refresh.needed_all if self.refresh_all else refresh.needed
+        return partial(reads, targets=self.targets)
 
 
 def load_desired(settings: Settings, paths: Collection[Path]) -> Desired:
