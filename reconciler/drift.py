@@ -53,6 +53,10 @@ class DriftKind(StrEnum):
         """A short title for tables and test reports."""
         return _TITLES[self]
 
+    def remedy(self, customer_id: str) -> str:
+        """What to do about it, naming the commands for ``customer_id``."""
+        return REMEDIES[self].format(customer=customer_id)
+
 
 _TITLES = {
     DriftKind.REVERTED: "Reverted", DriftKind.FAILED: "Failed remotely",
@@ -61,6 +65,28 @@ _TITLES = {
     DriftKind.OUT_OF_BAND: "Upgraded outside this tool", DriftKind.STUCK: "Stuck in progress",
     DriftKind.LEGACY_ACTIVE: "Legacy subscription active",
     DriftKind.AZURE_PLAN_MISSING: "No Azure plan subscription",
+}
+
+#: The one table of what to do per kind (``{customer}``: the drifted customer's id), printed
+#: with every drifted key in text, markdown and JUnit.
+REMEDIES = {
+    DriftKind.REVERTED: "run `reconciler plan --refresh-all`, then "
+                        "`reconciler apply --refresh-all`, to upgrade it again",
+    DriftKind.FAILED: "look at the detail, then `reconciler plan --refresh-all` and "
+                      "`reconciler apply --refresh-all` to retry it",
+    DriftKind.UNKNOWN_UPGRADE: "`reconciler import {customer}` if Partner Center has another "
+                               "upgrade for it, else `reconciler state rm {customer}` so the "
+                               "next apply upgrades it again",
+    DriftKind.FOREIGN_UPGRADE: "state is wrong: `reconciler state rm {customer}`, then "
+                               "`reconciler import {customer}`",
+    DriftKind.OUT_OF_BAND: "nothing urgent: the next `reconciler apply` adopts it",
+    DriftKind.STUCK: "open a Microsoft support case with the upgrade id",
+    DriftKind.LEGACY_ACTIVE: "wait about 15 minutes (listings lag); if the MS-AZR-0145P "
+                             "subscription stays active, open a Microsoft support case with "
+                             "the upgrade id (plan shows it unverified until it is suspended)",
+    DriftKind.AZURE_PLAN_MISSING: "wait about 15 minutes (listings lag); if no Azure plan "
+                                  "subscription appears, open a Microsoft support case with the "
+                                  "upgrade id (plan shows it unverified until one is active)",
 }
 
 
@@ -87,6 +113,11 @@ class DriftItem:
 
     def sort_key(self) -> tuple[str, str]:
         return (self.key.customer_id, self.key.product_family)
+
+    @property
+    def remedy(self) -> str:
+        """What to do about it (see :data:`REMEDIES`)."""
+        return self.kind.remedy(self.key.customer_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,8 +185,7 @@ def _unmanaged(key: UpgradeKey, eligibility: SeenEligibility | None) -> DriftIte
     if eligibility is None or eligibility.upgrade_id is None:
         return None
     return _item(DriftKind.OUT_OF_BAND, key, None, "upgraded", eligibility.upgrade_id,
-                 f"upgrade {eligibility.upgrade_id} was made outside this tool; "
-                 "plan will adopt it")
+                 f"upgrade {eligibility.upgrade_id} was made outside this tool")
 
 
 def _recorded(record: Record, eligibility: SeenEligibility | None, status: SeenStatus | None,
@@ -176,14 +206,13 @@ def _with_status(record: Record, upgrade_id: str, eligibility: SeenEligibility |
     if status.foreign:
         return _item(DriftKind.FOREIGN_UPGRADE, key, recorded, "foreign_upgrade", upgrade_id,
                      f"Partner Center says upgrade {upgrade_id} belongs to another customer "
-                     "(900111); check the state, then state rm or import")
+                     "(900111)")
     if not status.found:
         if _eligible_again(eligibility):
             return _reverted(record, f"Partner Center no longer knows upgrade {upgrade_id} "
                                      "(900106)")
         other = eligibility.upgrade_id if eligibility is not None else None
-        hint = f"; Partner Center shows upgrade {other} instead, import it" if other \
-            else "; state rm or import it"
+        hint = f"; Partner Center shows upgrade {other} instead" if other else ""
         return _item(DriftKind.UNKNOWN_UPGRADE, key, recorded, "unknown_upgrade", upgrade_id,
                      f"Partner Center does not know upgrade {upgrade_id} (900106){hint}")
     if status.failed:
@@ -214,14 +243,11 @@ def _end_state(record: Record, status: SeenStatus | None,
         return _item(DriftKind.LEGACY_ACTIVE, record.key, record.status.value, "legacy_active",
                      record.upgrade_id,
                      f"{upgrade} reads Completed, but MS-AZR-0145P subscription "
-                     f"{subscriptions} is active {again}; if it stays so after about 15 minutes "
-                     f"(listings lag), open a Microsoft support case with the upgrade id. "
-                     "plan shows it unverified until the subscription is suspended")
+                     f"{subscriptions} is active {again}")
     return _item(DriftKind.AZURE_PLAN_MISSING, record.key, record.status.value,
                  "azure_plan_missing", record.upgrade_id,
                  f"{upgrade} reads Completed, but the customer has no active Azure plan "
-                 "subscription; if that lasts beyond about 15 minutes, open a Microsoft support "
-                 "case with the upgrade id. plan shows it unverified until one is active")
+                 "subscription")
 
 
 def _stuck(record: Record, upgrade_id: str, status: SeenStatus, now: datetime,

@@ -149,8 +149,8 @@ def apply(settings: Settings, plan_file: Path | None, manifest_paths: tuple[Path
         raise UsageError("--target cannot be combined with a saved plan file; targets are "
                          "chosen when the plan is made.")
     if plan_file is not None and refresh_all:
-        raise UsageError("--refresh-all cannot be combined with a saved plan file; make the "
-                         "plan with plan --refresh-all --out FILE.")
+        raise UsageError("--refresh-all cannot be combined with a saved plan file; a saved "
+                         "plan's refresh was made when the plan was.")
     if plan_file is None and not auto_approve and not sys.stdin.isatty():
         # Refuse before refreshing every customer only to refuse afterwards.
         raise UsageError("Apply needs confirmation: run it on a terminal, pass --auto-approve, "

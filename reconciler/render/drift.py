@@ -72,8 +72,9 @@ def render_json(report: DriftReport) -> str:
 _KIND_WIDTH = max(len(kind.value) for kind in DriftKind)
 
 
-def _text_line(item: DriftItem, color: bool, widths: tuple[int, int]) -> str:
-    """One drifted key in aligned columns: kind, customer, name, family, detail."""
+def _text_lines(item: DriftItem, color: bool, widths: tuple[int, int]) -> list[str]:
+    """One drifted key in aligned columns (kind, customer, name, family, detail), then what
+    to do about it."""
     name_width, family_width = widths
     head = f"! {item.kind.value:<{_KIND_WIDTH}}"
     if color:
@@ -81,7 +82,7 @@ def _text_line(item: DriftItem, color: bool, widths: tuple[int, int]) -> str:
     name = [name_cell(item.customer_name, name_width)] if name_width else []
     cells = [head, item.customer_id, *name, f"{item.product_family:<{family_width}}",
              visible(item.detail)]
-    return "  " + "  ".join(cells)
+    return ["  " + "  ".join(cells), f"      what to do: {item.remedy}"]
 
 
 def render_text(report: DriftReport, *, color: bool = False) -> str:
@@ -91,7 +92,7 @@ def render_text(report: DriftReport, *, color: bool = False) -> str:
         widths = (name_width(i.customer_name for i in report.items),
                   max(len(i.product_family) for i in report.items))
         lines += ["Partner Center differs from recorded state:", ""]
-        lines += [_text_line(item, color, widths) for item in report.items]
+        lines += [line for item in report.items for line in _text_lines(item, color, widths)]
         lines.append("")
     lines.append(summary_line(report))
     if not report.has_drift:
@@ -108,8 +109,13 @@ def _md_row(item: DriftItem) -> str:
 
 
 def _md_counts(report: DriftReport) -> list[str]:
-    lines = ["| drift | count |", "|---|---:|"]
-    lines += [f"| {DriftKind(kind).heading} | {n} |" for kind, n in report.counts().items() if n]
+    lines = ["| drift | count | what to do |", "|---|---:|---|"]
+    for kind in DriftKind:
+        items = [item for item in report.items if item.kind is kind]
+        if items:
+            # One customer: its own commands; several: the commands with a placeholder.
+            remedy = items[0].remedy if len(items) == 1 else kind.remedy("CUSTOMER_ID")
+            lines.append(f"| {kind.heading} | {len(items)} | {cell(remedy)} |")
     return lines
 
 

@@ -32,6 +32,7 @@ def _case(item: DriftItem) -> ET.Element:
         f"upgrade id: {item.upgrade_id or '(none)'}",
         f"source: {item.source or '(unknown)'}",
         f"detail: {visible(item.detail)}",
+        f"what to do: {item.remedy}",
     ])
     return case
 

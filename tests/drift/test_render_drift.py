@@ -28,13 +28,13 @@ def every_kind_report() -> DriftReport:
                   f"upgrade {UP} failed in Partner Center: cannot <process>", "Fabrikam & Co",
                   "manifests/m.yaml:12"),
         DriftItem(DriftKind.UNKNOWN_UPGRADE, key(3), "completed", "unknown_upgrade", UP,
-                  f"Partner Center does not know upgrade {UP} (900106); state rm or import it",
+                  f"Partner Center does not know upgrade {UP} (900106)",
                   None, "manifests/m.yaml:13"),
         DriftItem(DriftKind.FOREIGN_UPGRADE, key(4), "in_progress", "foreign_upgrade", UP,
                   f"Partner Center says upgrade {UP} belongs to another customer (900111)",
                   "Customer 4", None),
         DriftItem(DriftKind.OUT_OF_BAND, key(5), None, "upgraded", UP,
-                  f"upgrade {UP} was made outside this tool; plan will adopt it", "Customer 5",
+                  f"upgrade {UP} was made outside this tool", "Customer 5",
                   "manifests/m.yaml:15"),
         DriftItem(DriftKind.STUCK, key(6), "in_progress", "in_progress", UP,
                   "InProgress since 2026-11-20T09:00:00Z (5d), longer than the 24h threshold",
@@ -127,3 +127,18 @@ def test_fit_never_exceeds_the_cap_even_with_a_huge_head() -> None:
     text = markdown.fit(["x" * 500], [markdown.Table("T", ("a",), ("| b |",) * 100, "rows")],
                         ["end"], max_chars=300, full="the log")
     assert len(text) <= 300
+
+
+def test_every_format_says_what_to_do_about_each_kind() -> None:
+    report = every_kind_report()
+    text = render_drift.render_text(report)
+    comment = render_drift.render_markdown(report)
+    reports = junit.render(report)
+    for item in report.items:
+        remedy = item.remedy
+        assert remedy == DriftKind(item.kind).remedy(item.customer_id)
+        assert f"what to do: {remedy}" in text
+        assert markdown.cell(remedy) in comment
+        assert f"what to do: {remedy}" in "".join(ET.fromstring(reports).itertext())
+    assert "`reconciler plan --refresh-all`" in DriftKind.REVERTED.remedy("x")
+    assert "`reconciler state rm x`" in DriftKind.UNKNOWN_UPGRADE.remedy("x")
