@@ -37,6 +37,8 @@ EXPECTED = {
     7: ("wave-2", "not_started", "blocked"),
     8: ("wave-2", "in_progress", "in_progress"),
     9: ("wave-2", "failed", "failed"),
+    10: ("wave-3", "deferred", "deferred"),
+    11: ("wave-3", "deferred", "deferred"),
 }
 
 
@@ -55,9 +57,12 @@ class Mixed:
                 "-m", str(self.root / "manifests")]
 
 
-def _manifest(root: Path, name: str, numbers: list[int], names: dict[int, str]) -> None:
+def _manifest(root: Path, name: str, numbers: list[int], names: dict[int, str], *,
+              not_before: str | None = None) -> None:
     lines = ["apiVersion: reconciler/v1", "kind: ProductUpgrades", "metadata:",
              f"  name: {name}", "spec:", "  productFamily: Azure", "  customers:"]
+    if not_before is not None:
+        lines.insert(-1, f"  notBefore: {json.dumps(not_before)}")
     for n in numbers:
         shown = json.dumps(names.get(n, f"Customer {n}"))  # JSON strings are YAML strings
         lines += [f"    - id: {customer(n)}", f"      name: {shown}"]
@@ -102,6 +107,8 @@ def mixed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Mixed]:
         names = {9: HOSTILE}
         _manifest(tmp_path, "wave-1", [1, 2, 3, 4, 5], names)
         _manifest(tmp_path, "wave-2", [6, 7, 8, 9], names)
+        # Scheduled for later: one never attempted, one whose earlier attempt failed.
+        _manifest(tmp_path, "wave-3", [10, 11], names, not_before="2999-01-01T00:00:00Z")
         world = sim.world
         for n in EXPECTED:
             world.ensure_customer(customer(n), names.get(n, f"Customer {n}"))
@@ -127,6 +134,7 @@ def mixed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Mixed]:
                     in_progress_since=f"{DAY1}T07:00:00Z"),
             _record(9, RecordStatus.FAILED, customer_name=HOSTILE,
                     error=ErrorDetail("900100", HOSTILE_REASON, None)),
+            _record(11, RecordStatus.FAILED, error=ErrorDetail("900108", "No subscriptions")),
         ]
         with opened(settings.backend, lock="test") as backend:
             backend.write(State.of(str(uuid.uuid4()), len(records), records))

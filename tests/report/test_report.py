@@ -24,15 +24,14 @@ RunCli = Callable[..., Result]
 def _expected(column: int) -> tuple[dict[str, int], dict[str, dict[str, int]]]:
     overall = report.counts(report.Standing(v[column]) for v in EXPECTED.values())
     waves = {wave: report.counts(report.Standing(v[column]) for v in EXPECTED.values()
-                                 if v[0] == wave) for wave in ("wave-1", "wave-2")}
+                                 if v[0] == wave) for wave in ("wave-1", "wave-2", "wave-3")}
     return overall, waves
 
 
 def test_every_plan_action_has_a_row_in_the_fold() -> None:
     actions = {action.value for action in Action}
     assert actions <= set(report.BY_ACTION), actions - set(report.BY_ACTION)
-    # No stale row: only "defer" may be there before plan.Action has it (journey.md §4).
-    assert set(report.BY_ACTION) - actions <= {"defer"}
+    assert set(report.BY_ACTION) == actions  # no stale row either
 
 
 def test_the_fold_follows_the_record_where_the_plan_adds_nothing() -> None:
@@ -46,7 +45,7 @@ def test_counts_match_the_state_overall_and_per_wave_without_a_call(mixed: Mixed
     assert result.summary == overall
     assert {w.name: w.counts for w in result.waves} == waves
     assert {w.name: Path(w.source).name for w in result.waves} == {
-        "wave-1": "wave-1.yaml", "wave-2": "wave-2.yaml"}
+        "wave-1": "wave-1.yaml", "wave-2": "wave-2.yaml", "wave-3": "wave-3.yaml"}
     assert mixed.sim.requests == []
     assert not result.refreshed
 
@@ -123,7 +122,7 @@ def test_the_markdown_escapes_names_and_fits_a_job_summary(mixed: Mixed) -> None
     text = rendered.as_markdown(result)
     assert "<script>" not in text
     assert "&lt;script&gt;" in text
-    assert "| 1 | 1 | 2 | 1 | 2 | 0 | 0 | 2 | 9 |" in text
+    assert "| 1 | 1 | 2 | 1 | 2 | 0 | 2 | 2 | 11 |" in text
 
 
 def test_markdown_stays_under_the_summary_limit_at_20000_customers() -> None:
