@@ -40,3 +40,17 @@ def test_every_schema_has_an_id_in_one_scheme() -> None:
     for path in schemas:
         assert json.loads(path.read_text())["$id"] == \
             f"https://partnercenter-reconciler.github.io/schemas/{path.name}", path.name
+
+
+def test_the_report_template_ships_inside_the_package() -> None:
+    """The wheel carries the package directory whole, so the HTML template must live in it
+    (found through the package, as the renderer finds it, not through the checkout)."""
+    from importlib import resources
+
+    wheel = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["hatch"]["build"][
+        "targets"]["wheel"]
+    assert wheel["packages"] == ["reconciler"]
+    template = resources.files("reconciler.render") / "templates" / "report.html.j2"
+    assert template.is_file()
+    assert "jinja2" in " ".join(tomllib.loads((REPO / "pyproject.toml").read_text())[
+        "project"]["dependencies"]).lower()

@@ -23,6 +23,7 @@ from reconciler.cli.importing import import_command
 from reconciler.cli.init import init_command
 from reconciler.cli.logs import configure_logging
 from reconciler.cli.plan import plan, show
+from reconciler.cli.report import report_command
 from reconciler.cli.simulator import simulator
 from reconciler.cli.state import force_unlock, state
 from reconciler.cli.validate import validate
@@ -95,7 +96,7 @@ def cli(
 
 
 for command in (init_command, validate, discover_command, plan, show, apply, drift_command,
-                import_command, state, force_unlock, simulator):
+                import_command, report_command, state, force_unlock, simulator):
     cli.add_command(command)
 
 

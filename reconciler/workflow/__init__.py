@@ -3,7 +3,8 @@
 * :mod:`.inputs`   — the input step (manifests, state, refresh) and the plan;
 * :mod:`.applying` — carrying out a plan under the state lock;
 * :mod:`.editing`  — import and the ``state`` commands;
-* :mod:`.starting` — ``init``'s starter files.
+* :mod:`.starting` — ``init``'s starter files;
+* :mod:`.reporting` — ``report``'s fold of manifests, state and history.
 """
 
 from reconciler.workflow.applying import ApplyHooks, ApplyOptions, Prepared, apply_plan, prepare
@@ -32,11 +33,12 @@ from reconciler.workflow.inputs import (
     targets_in_no_manifest,
     utc_stamp,
 )
+from reconciler.workflow.reporting import make_report
 
 __all__ = [
     "ApplyHooks", "ApplyOptions", "Inputs", "PlanOptions", "Prepared", "Pushed", "ReadsFor",
     "Recorded", "StateSource", "apply_plan", "brief_read", "bulk_building", "import_upgrade",
-    "load_desired", "load_inputs", "lock_to_release", "make_plan", "observe", "prepare",
-    "push_state", "read_history", "recorded", "release_lock", "remove_customers",
+    "load_desired", "load_inputs", "lock_to_release", "make_plan", "make_report", "observe",
+    "prepare", "push_state", "read_history", "recorded", "release_lock", "remove_customers",
     "targets_in_no_manifest", "utc_stamp",
 ]

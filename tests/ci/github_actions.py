@@ -268,7 +268,7 @@ class Job:
             assert inputs.get("overwrite") == "true", f"artifact {inputs['name']} exists"
             shutil.rmtree(target)
         for line in inputs["path"].splitlines():
-            source = Path(line.strip())
+            source = self.workspace / line.strip()  # relative paths: to the workspace
             if source.is_dir():
                 shutil.copytree(source, target, dirs_exist_ok=True)
             elif source.exists():

@@ -98,9 +98,9 @@ class AzureRunner:
 
     @staticmethod
     def exit_code(results: list[subprocess.CompletedProcess[str]]) -> str:
-        """The reconciler exit code the last step handed to later steps."""
+        """The reconciler exit code the last step that set one handed to later steps."""
         found = re.findall(r"##vso\[task\.setvariable variable=exitCode;isOutput=true\](\d)",
-                           results[-1].stdout)
+                           "".join(result.stdout for result in results))
         return str(found[-1])
 
 
@@ -134,7 +134,11 @@ def test_the_azure_pipelines_run_against_the_simulator(workspace: Path) -> None:
     drifted = runner.run_pipeline("drift.yml")
     assert runner.exit_code(drifted) == "2"
     assert first in (workspace / "drift.md").read_text()
-    assert "##vso[task.uploadsummary]" in drifted[-1].stderr
+    summaries = "".join(result.stderr for result in drifted)
+    assert f"##vso[task.uploadsummary]{workspace / 'reconciler-drift.md'}" in summaries
+    assert f"##vso[task.uploadsummary]{workspace / 'reconciler-report.md'}" in summaries
+    assert "Migration progress" in (workspace / "reconciler-report.md").read_text()
+    assert "<svg" in (workspace / "reports" / "report.html").read_text()
 
 
 def run_workflow(job: Job, name: str) -> tuple[dict[str, dict[str, str]], str]:
@@ -176,8 +180,11 @@ def test_the_github_workflows_run_against_the_simulator(github_job: Job, workspa
     outputs, _ = run_workflow(github_job, "drift.yml")
     assert outputs["drift"]["exit-code"] == "2"
     assert first in Path(outputs["drift"]["markdown-file"]).read_text()
-    assert "<!-- partnercenter-reconciler:drift -->" in \
-        Path(github_job.env["GITHUB_STEP_SUMMARY"]).read_text()
+    summary = Path(github_job.env["GITHUB_STEP_SUMMARY"]).read_text()
+    assert "<!-- partnercenter-reconciler:drift -->" in summary
+    assert "## Migration progress" in summary  # the report's numbers, as the job summary
+    report = workspace / "artifacts" / "reconciler-report" / "report.html"
+    assert "<svg" in report.read_text()
 
 
 def test_the_examples_are_complete() -> None:
