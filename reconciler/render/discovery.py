@@ -16,6 +16,7 @@ from typing import Any
 from reconciler.discovery import Class, Discovery, Found
 from reconciler.manifest import display_path
 from reconciler.render.safe import visible
+from reconciler.render.text import name_cell
 from reconciler.words import plural
 
 FORMAT_VERSION = "1"
@@ -68,12 +69,8 @@ def render_text(result: Discovery) -> str:
 
 
 def _row(row: tuple[str, str, str, str, str], widths: list[int]) -> str:
-    cells = [_fit(row[i], widths[i]) for i in range(4)]
+    cells = [name_cell(row[i], widths[i]) for i in range(4)]  # cut with "…" to the width
     return ("  " + "  ".join(cells) + "  " + row[4]).rstrip()
-
-
-def _fit(text: str, width: int) -> str:
-    return (text[: width - 1] + "…" if len(text) > width else text).ljust(width)
 
 
 def found_to_dict(found: Found) -> dict[str, Any]:

@@ -3,6 +3,7 @@ temporary local backend. Fast (seconds), beside the subprocess crash tests, whic
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -62,15 +63,24 @@ class Fleet:
         return len(self.sim.world.upgrades_for(customer(n)))
 
 
+@contextlib.contextmanager
+def open_fleet(root: Path, monkeypatch: pytest.MonkeyPatch, config: SimulatorConfig, *,
+               parallelism: int = 4) -> Iterator[Fleet]:
+    """A simulator with ``config`` and settings (local state under ``root``) pointed at it."""
+    with Simulator(config) as sim:
+        monkeypatch.setenv("PARTNER_CENTER_ACCESS_TOKEN", sim.token)
+        settings = Settings(manifests=(root / "manifests",),
+                            backend=LocalBackendSettings(root / "state.json"),
+                            endpoint=sim.url, parallelism=parallelism,
+                            max_requests_per_minute=100_000)
+        yield Fleet(root, sim, settings)
+
+
 @pytest.fixture
 def fleet(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Fleet]:
     config = SimulatorConfig(completion_delay_seconds=0.3, seed=1, latency_ms=5)
-    with Simulator(config) as sim:
-        monkeypatch.setenv("PARTNER_CENTER_ACCESS_TOKEN", sim.token)
-        settings = Settings(manifests=(tmp_path / "manifests",),
-                            backend=LocalBackendSettings(tmp_path / "state.json"),
-                            endpoint=sim.url, parallelism=4, max_requests_per_minute=100_000)
-        yield Fleet(tmp_path, sim, settings)
+    with open_fleet(tmp_path, monkeypatch, config) as opened_fleet:
+        yield opened_fleet
 
 
 def test_apply_starts_each_upgrade_once_and_records_it(fleet: Fleet) -> None:

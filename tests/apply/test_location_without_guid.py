@@ -8,22 +8,17 @@ from pathlib import Path
 import pytest
 
 from reconciler.apply import Result
-from reconciler.settings import LocalBackendSettings, Settings
-from reconciler.simulator import Simulator, SimulatorConfig
+from reconciler.simulator import SimulatorConfig
 from reconciler.state import RecordStatus
-from tests.apply.test_apply_inprocess import Fleet
+from tests.apply.test_apply_inprocess import open_fleet
 from tests.e2e.conftest import customer
 
 
 def test_a_location_without_a_guid_is_resolved_through_eligibility(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     config = SimulatorConfig(completion_delay_seconds=30, seed=1, location_style="no-guid")
-    with Simulator(config) as sim:
-        monkeypatch.setenv("PARTNER_CENTER_ACCESS_TOKEN", sim.token)
-        settings = Settings(manifests=(tmp_path / "manifests",),
-                            backend=LocalBackendSettings(tmp_path / "state.json"),
-                            endpoint=sim.url, parallelism=2, max_requests_per_minute=100_000)
-        fleet = Fleet(tmp_path, sim, settings)
+    with open_fleet(tmp_path, monkeypatch, config, parallelism=2) as fleet:
+        sim = fleet.sim
         fleet.manifest([1, 2])
         result = fleet.apply()
         assert result.ok

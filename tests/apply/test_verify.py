@@ -11,10 +11,9 @@ import pytest
 from reconciler import workflow
 from reconciler.plan import Action, Change
 from reconciler.render import state as render_state
-from reconciler.settings import LocalBackendSettings, Settings
-from reconciler.simulator import Simulator, SimulatorConfig
+from reconciler.simulator import SimulatorConfig
 from reconciler.state import RecordStatus
-from tests.apply.test_apply_inprocess import Fleet
+from tests.apply.test_apply_inprocess import Fleet, open_fleet
 from tests.e2e.conftest import customer
 
 
@@ -22,12 +21,8 @@ from tests.e2e.conftest import customer
 def fleet(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Fleet]:
     # Upgrades complete only when a test says so: nothing here waits.
     config = SimulatorConfig(completion_delay_seconds=3600, seed=2)
-    with Simulator(config) as sim:
-        monkeypatch.setenv("PARTNER_CENTER_ACCESS_TOKEN", sim.token)
-        settings = Settings(manifests=(tmp_path / "manifests",),
-                            backend=LocalBackendSettings(tmp_path / "state.json"),
-                            endpoint=sim.url, parallelism=4, max_requests_per_minute=100_000)
-        yield Fleet(tmp_path, sim, settings)
+    with open_fleet(tmp_path, monkeypatch, config) as opened:
+        yield opened
 
 
 def change_of(fleet: Fleet, n: int) -> Change:
@@ -116,12 +111,7 @@ def test_a_hidden_legacy_subscription_counts_as_not_active(tmp_path: Path,
                                                              ) -> None:
     config = SimulatorConfig(completion_delay_seconds=3600, seed=2,
                              legacy_after_upgrade="hidden")
-    with Simulator(config) as sim:
-        monkeypatch.setenv("PARTNER_CENTER_ACCESS_TOKEN", sim.token)
-        settings = Settings(manifests=(tmp_path / "manifests",),
-                            backend=LocalBackendSettings(tmp_path / "state.json"),
-                            endpoint=sim.url, parallelism=4, max_requests_per_minute=100_000)
-        fleet = Fleet(tmp_path, sim, settings)
+    with open_fleet(tmp_path, monkeypatch, config) as fleet:
         fleet.manifest([4])
         assert fleet.apply().ok
         complete_all(fleet, [4])

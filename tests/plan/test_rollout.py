@@ -13,22 +13,17 @@ from reconciler.backends import opened
 from reconciler.plan import Action
 from reconciler.render import apply as render_apply
 from reconciler.render import text as render_text
-from reconciler.settings import LocalBackendSettings, Settings
-from reconciler.simulator import Simulator, SimulatorConfig
-from tests.apply.test_apply_inprocess import Fleet
+from reconciler.simulator import SimulatorConfig
+from tests.apply.test_apply_inprocess import Fleet, open_fleet
 from tests.e2e.conftest import customer
 
 
 @pytest.fixture
 def fleet(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Fleet]:
+    monkeypatch.chdir(tmp_path)
     config = SimulatorConfig(completion_delay_seconds=3600, seed=4)
-    with Simulator(config) as sim:
-        monkeypatch.setenv("PARTNER_CENTER_ACCESS_TOKEN", sim.token)
-        monkeypatch.chdir(tmp_path)
-        settings = Settings(manifests=(tmp_path / "manifests",),
-                            backend=LocalBackendSettings(tmp_path / "state.json"),
-                            endpoint=sim.url, parallelism=1, max_requests_per_minute=100_000)
-        yield Fleet(tmp_path, sim, settings)
+    with open_fleet(tmp_path, monkeypatch, config, parallelism=1) as opened_fleet:
+        yield opened_fleet
 
 
 def write(fleet: Fleet, name: str, numbers: list[int], not_before: str | None = None) -> Path:
