@@ -23,6 +23,7 @@ from enum import StrEnum
 from itertools import groupby
 
 from reconciler.backends import StateRecorder
+from reconciler.errors import StateError
 from reconciler.history import History
 from reconciler.model import UpgradeKey
 from reconciler.observed import SeenStatus
@@ -99,6 +100,9 @@ class ApplyResult:
     outcomes: tuple[Outcome, ...]
     interrupted: bool = False
     aborted: str | None = None
+    #: Errors at the end of the run (the final snapshot or the history could not be written),
+    #: told after the summary: the outcomes stand.
+    problems: tuple[str, ...] = ()
 
     def counts(self) -> dict[str, int]:
         counts = {result.value: 0 for result in Result}
@@ -108,14 +112,15 @@ class ApplyResult:
 
     @property
     def ok(self) -> bool:
-        return not self.interrupted and self.aborted is None and all(
+        return not self.interrupted and self.aborted is None and not self.problems and all(
             outcome.result.ok for outcome in self.outcomes)
 
     def merged(self, later: Iterable[Outcome], *, interrupted: bool) -> ApplyResult:
         """This result with ``later`` outcomes (e.g. from ``--wait``) replacing earlier ones."""
         final = {o.key: o for o in later}
         outcomes = tuple(final.get(o.key, o) for o in self.outcomes)
-        return ApplyResult(outcomes, interrupted or self.interrupted, self.aborted)
+        return ApplyResult(outcomes, interrupted or self.interrupted, self.aborted,
+                           self.problems)
 
 
 OnOutcome = Callable[[Outcome], None]
@@ -183,6 +188,15 @@ class Applier:
         except PartnerCenterError as exc:
             return Outcome(change, Result.FAILED, str(exc), change.upgrade_id,
                            exc.correlation_id)
+        except StateError as exc:
+            # The state cannot be written (a full disk, say). Every start records its intent
+            # first, so nothing more may start; whatever this change did reach Partner Center
+            # the next run finds through eligibility before it would create anything.
+            if self._abort is None:
+                self._abort = ("the state could not be written, so nothing more was started "
+                               f"({exc.message.rstrip('.')})")
+            return Outcome(change, Result.FAILED, f"not recorded: {exc.message} The next run "
+                           "checks Partner Center for it before any create.", change.upgrade_id)
 
     def _dispatch(self, change: Change) -> Outcome:
         action = change.action
@@ -203,12 +217,13 @@ class Applier:
     def _record(self, change: Change, action: str, record: Record, *,
                 detail: str | None = None) -> None:
         before = self.recorder.get(change.key)
-        self.recorder.put(record)
+        serial = self.recorder.put(record)
         if self.history is not None:
             self.history.transition(
                 change.customer_id, change.product_family, action,
                 before.status.value if before else None, record.status.value,
-                request_id=record.request_id, upgrade_id=record.upgrade_id, detail=detail)
+                request_id=record.request_id, upgrade_id=record.upgrade_id, detail=detail,
+                recorded=(self.recorder.lineage, serial))
 
     def _base(self, change: Change) -> Record:
         """The current record, or a fresh one for a key not yet in state."""
@@ -364,11 +379,12 @@ class Applier:
 
     def _forget(self, change: Change) -> Outcome:
         before = self.recorder.get(change.key)
-        self.recorder.remove(change.key)
+        serial = self.recorder.remove(change.key)
         if self.history is not None:
             self.history.transition(change.customer_id, change.product_family, "forgotten",
                                     before.status.value if before else None, None,
-                                    upgrade_id=change.upgrade_id)
+                                    upgrade_id=change.upgrade_id,
+                                    recorded=(self.recorder.lineage, serial))
         return Outcome(change, Result.FORGOTTEN, "no longer tracked (the upgrade stays)",
                        change.upgrade_id)
 

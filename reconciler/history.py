@@ -88,8 +88,9 @@ class History:
                 try:
                     self.store.append_history(chunk)
                 except Exception as exc:  # reported at close, never lost silently
-                    log.error("Could not write the operation history of %s: %s",
-                              self.store.describe(), exc)
+                    if self._failure is None:  # once: a full disk fails every append after
+                        log.error("Could not write the operation history of %s: %s",
+                                  self.store.describe(), exc)
                     self._failure = exc
 
     def call(self, attempt: AttemptInfo, *, at: str | None = None) -> None:
@@ -105,13 +106,21 @@ class History:
 
     def transition(self, customer_id: str, family: str, action: str, before: str | None,
                    after: str | None, *, request_id: str | None = None,
-                   upgrade_id: str | None = None, detail: str | None = None) -> None:
-        """A recorded state change (or a decision not to change, with its reason)."""
-        self._write({
+                   upgrade_id: str | None = None, detail: str | None = None,
+                   recorded: tuple[str, int] | None = None) -> None:
+        """A recorded state change (or a decision not to change, with its reason).
+
+        ``recorded`` is the (lineage, serial) the change was recorded at, once durable: the
+        history then witnesses how far the state got (see :func:`recorded_serials`).
+        """
+        entry: dict[str, Any] = {
             "kind": "transition", "customer_id": customer_id, "product_family": family,
             "action": action, "from": before, "to": after, "request_id": request_id,
             "upgrade_id": upgrade_id, "detail": detail,
-        })
+        }
+        if recorded is not None:
+            entry["lineage"], entry["serial"] = recorded
+        self._write(entry)
 
     def close(self) -> None:
         """Write everything still queued (end of run); StateError if any append failed."""
@@ -122,9 +131,10 @@ class History:
         if writer is not None:
             writer.join()
         if self._failure is not None:
+            cause = str(self._failure).rstrip(".")
             raise StateError(f"The operation history of {self.store.describe()} is missing "
-                             f"entries of this run: {self._failure}. The state itself is "
-                             "complete.") from self._failure
+                             f"entries of this run: {cause}. The state does not depend on "
+                             "it.") from self._failure
 
 
 def _chunks(lines: list[bytes]) -> list[bytes]:
@@ -141,6 +151,35 @@ def _chunks(lines: list[bytes]) -> list[bytes]:
     if current:
         chunks.append(b"".join(current))
     return chunks
+
+
+def recorded_serials(tail: bytes) -> dict[str, int]:
+    """The highest serial each state lineage reached, as far as ``tail`` of a history shows.
+
+    A transition names the serial its change was recorded at, and is written only once that
+    change is durable, so the history never runs ahead of the state: a state whose serial is
+    below what its history records has lost changes (a deleted or emptied journal, an older
+    snapshot put back), and the next change would reuse a serial for a different state.
+    ``tail`` may start mid-line and end in a torn line; such lines are skipped.
+    """
+    found: dict[str, int] = {}
+    for line in tail.split(b"\n"):
+        if _SERIAL_MARK not in line:
+            continue  # most lines are calls; json.loads only what may name a serial
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        if not isinstance(entry, dict):
+            continue
+        lineage, serial = entry.get("lineage"), entry.get("serial")
+        if isinstance(lineage, str) and isinstance(serial, int) and \
+                not isinstance(serial, bool) and serial > found.get(lineage, -1):
+            found[lineage] = serial
+    return found
+
+
+_SERIAL_MARK = b'"serial":'
 
 
 def read(store: HistoryStore, customer_id: str | None = None) -> Iterator[dict[str, Any]]:

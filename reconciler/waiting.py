@@ -87,11 +87,11 @@ def _poll(client: PartnerCenterClient, recorder: StateRecorder, outcome: Outcome
         updated = replace(record, status=status, remote_status=seen.status,
                           line_items=seen.line_items, error=error, updated_at=utc_now(),
                           verification=checked or record.verification)
-        recorder.put(updated)
+        serial = recorder.put(updated)
         if history is not None:
             history.transition(outcome.key.customer_id, outcome.key.product_family, "polled",
                                record.status.value, status.value, upgrade_id=upgrade_id,
-                               detail=seen.status)
+                               detail=seen.status, recorded=(recorder.lineage, serial))
     if status is RecordStatus.COMPLETED:
         done = recorder.get(outcome.key)
         verdict = f" ({done.verification.describe()})" \

@@ -189,6 +189,28 @@ class StateBackend(Protocol):
         ...
 
 
+class StateBehindHistory(StateError):
+    """The state's serial is below what its own operation history records: changes are lost.
+
+    ``state`` is what was read (None: no state at all), ``recorded`` the serial the history
+    reached. Only ``state push`` goes on from here, deliberately, past ``recorded``.
+    """
+
+    def __init__(self, message: str, state: State | None, lineage: str, recorded: int) -> None:
+        super().__init__(message, hint="restore the missing changes, or push the state with "
+                         "--force")
+        self.state = state
+        self.lineage = lineage
+        self.recorded = recorded
+
+    def as_recorded(self) -> State:
+        """The state read, at the serial the history reached (what a forced push follows)."""
+        if self.state is None:
+            return State(self.lineage, self.recorded)
+        return State(self.state.lineage, self.recorded, self.state.records,
+                     self.state.format_version)
+
+
 def check_writable(where: str, what: str, *, held: bool, lost: str | None,
                    known: tuple[str, int] | None, lineage: str | None, serial: int) -> None:
     """The guard every backend runs before a write: the lock is held and not lost, and the

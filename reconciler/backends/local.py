@@ -25,8 +25,9 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
+from reconciler import history
 from reconciler.backends import journal, snapshot
-from reconciler.backends.base import LockInfo, check_writable
+from reconciler.backends.base import LockInfo, StateBehindHistory, check_writable
 from reconciler.backends.fsutil import atomic_write, fsync_directory, sync_data, write_all
 from reconciler.backends.lock import FileLock
 from reconciler.errors import LockError, StateError
@@ -35,6 +36,10 @@ from reconciler.state import State, StateChange
 log = logging.getLogger(__name__)
 
 _READ_ATTEMPTS = 5
+#: How much of the history's end is read for the serial it witnesses: in blocks, from the end,
+#: until a block names a serial (a killed run's last changes are near the end) or this many.
+_WITNESS_BLOCK = 1 << 20
+_WITNESS_LIMIT = 16 << 20
 
 
 def _identity(path: Path) -> tuple[int, int] | None:
@@ -71,6 +76,7 @@ class LocalBackend:
         self._lost_reason: str | None = None
         self._on_lost: list[Callable[[], None]] = []
         self._journal_fd: int | None = None
+        self._journal_size = 0  # its length after the last whole line written through it
         self._lineage: str | None = None
         self._serial: int | None = None  # the newest durable serial this object knows of
         self._valid_journal_length = 0
@@ -86,6 +92,9 @@ class LocalBackend:
     def read(self) -> State | None:
         """The snapshot with the journal folded in, or None; never creates anything."""
         with self._mutex:
+            # The history first: it never runs ahead of the state, so what it witnesses now is
+            # at most what the state holds a moment later, even while another run writes.
+            witnessed = self._witnessed_serials()
             # A reader without the lock (plan --no-lock) may see the snapshot replaced between
             # reading it and reading the journal; then the pair does not fit, so read again.
             for _ in range(_READ_ATTEMPTS - 1):
@@ -103,7 +112,57 @@ class LocalBackend:
                 self._lineage, self._serial = state.lineage, state.serial
             self._valid_journal_length = contents.valid_length
             self._journal_unterminated = contents.unterminated
+            self._refuse_state_behind_history(state, witnessed)
             return state
+
+    def _witnessed_serials(self) -> dict[str, int]:
+        """The serial each lineage reached by the history's own account (see history)."""
+        try:
+            with open(self.history_path, "rb") as f:
+                end = f.seek(0, os.SEEK_END)
+                start, tail = end, b""
+                while start > 0 and end - start < _WITNESS_LIMIT:
+                    start = max(0, start - _WITNESS_BLOCK)
+                    f.seek(start)
+                    tail = f.read(end - start)
+                    found = history.recorded_serials(tail)
+                    if found:
+                        return found
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            raise StateError(f"Cannot read the operation history {self.history_path}: "
+                             f"{exc.strerror}.") from None
+        return {}
+
+    def _refuse_state_behind_history(self, state: State | None,
+                                     witnessed: dict[str, int]) -> None:
+        """Changes the history saw recorded are gone: the next change would reuse a serial.
+
+        A deleted or emptied journal after a killed run, or an older snapshot put back, reads
+        as a sound state that is simply older; only the history still knows better.
+        """
+        if state is None:
+            if not witnessed:
+                return
+            lineage, reached = max(witnessed.items(), key=lambda item: item[1])
+            where = (f"No state is recorded in {self.path}, but its operation history "
+                     f"{self.history_path} records changes up to serial {reached}")
+        else:
+            lineage = state.lineage
+            reached = witnessed.get(lineage, -1)
+            if reached <= state.serial:
+                return
+            where = (f"The state in {self.path} ends at serial {state.serial}, but its "
+                     f"operation history {self.history_path} records changes up to serial "
+                     f"{reached}: the changes after serial {state.serial} are missing")
+        raise StateBehindHistory(
+            f"{where}. The journal {self.journal_path} was deleted or cut short, or an older "
+            f"state was put back; going on would record different changes under serials "
+            "already used. Restore the missing files if you have them, then run plan. To go "
+            "on without those changes, run `reconciler state pull > FILE` and `reconciler "
+            "state push --force FILE`, then plan, which refreshes every customer from Partner "
+            "Center.", state, lineage, reached)
 
     def _read_snapshot(self) -> State | None:
         try:
@@ -190,7 +249,8 @@ class LocalBackend:
             except OSError as exc:
                 raise StateError(
                     f"Cannot write the state file {self.path}: {exc.strerror or exc}. "
-                    "The previous state is unchanged."
+                    "The previous state is unchanged: its snapshot and journal still hold "
+                    "every change recorded."
                 ) from exc
             self._lineage, self._serial = state.lineage, state.serial
             log.debug("Wrote %s (serial %d, %d records).", self.path, state.serial, len(state))
@@ -216,7 +276,7 @@ class LocalBackend:
             os.fsync(self._journal_fd)
         elif self.journal_path.exists():
             os.truncate(self.journal_path, 0)
-        self._valid_journal_length = 0
+        self._valid_journal_length = self._journal_size = 0
         self._journal_unterminated = False
         self._snapshot_serial = state.serial
 
@@ -224,11 +284,16 @@ class LocalBackend:
         tmp = self.backup_path.with_name(f".{self.backup_path.name}.{os.getpid()}.tmp")
         tmp.unlink(missing_ok=True)
         try:
-            # A hard link costs nothing, and the snapshot is only ever replaced, never modified.
-            os.link(self.path, tmp)
-        except OSError:
-            shutil.copyfile(self.path, tmp)
-        os.replace(tmp, self.backup_path)
+            try:
+                # A hard link costs nothing, and the snapshot is only ever replaced, never
+                # modified.
+                os.link(self.path, tmp)
+            except OSError:
+                shutil.copyfile(self.path, tmp)
+            os.replace(tmp, self.backup_path)
+        except BaseException:
+            tmp.unlink(missing_ok=True)  # a copy cut short by a full disk, say
+            raise
 
     def append(self, change: StateChange, *, sync: bool = True) -> None:
         """Journal one change whose serial follows the last one; thread-safe.
@@ -251,12 +316,18 @@ class LocalBackend:
                     f"{self._serial} in {self.path}."
                 )
             fd = self._open_journal()
+            line = journal.encode(self._lineage, change)
             try:
-                write_all(fd, journal.encode(self._lineage, change))
+                write_all(fd, line)
             except OSError as exc:
+                # Cut off what part of the line was written (a full disk, say): the next
+                # change, or the next run, then follows whole lines only.
+                with contextlib.suppress(OSError):
+                    os.ftruncate(fd, self._journal_size)
                 self._journal_failed()
-                raise StateError(f"Cannot record a change in {self.journal_path}: {exc}.") \
-                    from exc
+                raise StateError(f"Cannot record a change in {self.journal_path}: "
+                                 f"{exc.strerror or exc}.") from exc
+            self._journal_size += len(line)
             self._serial = change.serial
             self._written += 1
         if sync:
@@ -292,7 +363,8 @@ class LocalBackend:
             # After a failed fsync the file's contents are unknown: stop writing through it.
             with self._mutex:
                 self._journal_failed()
-            return StateError(f"Cannot record a change in {self.journal_path}: {exc}.")
+            return StateError(f"Cannot record a change in {self.journal_path}: "
+                              f"{exc.strerror or exc}.")
         return None
 
     def _journal_failed(self) -> None:
@@ -347,6 +419,7 @@ class LocalBackend:
             self._journal_unterminated = False
         if created:
             fsync_directory(self.journal_path.parent)
+        self._journal_size = os.fstat(fd).st_size
         self._journal_fd = fd
         return fd
 

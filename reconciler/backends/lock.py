@@ -13,10 +13,8 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import os
 import random
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -24,8 +22,8 @@ from pathlib import Path
 import filelock
 
 from reconciler.backends.base import LockInfo
-from reconciler.backends.fsutil import fsync_directory
-from reconciler.errors import LockError
+from reconciler.backends.fsutil import atomic_write, fsync_directory
+from reconciler.errors import LockError, StateError
 
 log = logging.getLogger(__name__)
 
@@ -157,16 +155,12 @@ class FileLock:
             ) from None
 
     def _write(self, info: LockInfo) -> None:
-        tmp = self.path.with_name(f".{self.path.name}.{uuid.uuid4().hex}.tmp")
         data = json.dumps(info.to_dict(), indent=2, sort_keys=True).encode() + b"\n"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
         try:
-            os.write(fd, data)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, self.path)
-        fsync_directory(self.path.parent)
+            atomic_write(self.path, [data])  # leaves no temporary file behind, even when full
+        except OSError as exc:
+            raise StateError(f"Cannot write the lock file {self.path}: "
+                             f"{exc.strerror or exc}.") from None
 
     def _remove(self) -> None:
         self.path.unlink(missing_ok=True)

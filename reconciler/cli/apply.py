@@ -194,6 +194,8 @@ def apply(settings: Settings, plan_file: Path | None, manifest_paths: tuple[Path
     blocked = render_apply.blocked_note(plan)
     if blocked is not None:
         click.echo(blocked)
+    for problem in result.problems:
+        click.echo(f"Error: {problem}", err=True)
     summarize(system, lambda: render_apply.render_markdown(result), "apply")
     warn_blocked(system, plan)
     return 130 if result.interrupted else 0 if result.ok else 1

@@ -93,7 +93,7 @@ def history_command(settings: Settings, customer_id: str | None, fmt: str) -> No
 @click.pass_obj
 def pull_command(settings: Settings) -> None:
     """Print the recorded state in the state file format (what ``state push`` takes)."""
-    found = workflow.recorded(settings)
+    found = workflow.recorded(settings, behind_history=True)
     if found.state is None:
         raise UsageError(f"No state is recorded in {found.where}; there is nothing to pull.")
     click.echo(render_state.snapshot(found.state), nl=False)

@@ -9,10 +9,11 @@ render what comes back; nothing here prints.
 
 from __future__ import annotations
 
+import logging
 import threading
 import uuid
 from collections.abc import Collection
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from reconciler.apply import Applier, ApplyResult, FailureBudget, OnOutcome, sta
 from reconciler.backends import StateBackend, StateRecorder
 from reconciler.backends.errored import finish_run
 from reconciler.connect import open_client
+from reconciler.errors import StateError
 from reconciler.history import History
 from reconciler.partnercenter import AttemptInfo
 from reconciler.plan import Plan
@@ -29,6 +31,8 @@ from reconciler.settings import Settings
 from reconciler.state import utc_now
 from reconciler.waiting import wait_for
 from reconciler.workflow.inputs import Inputs, PlanOptions, load_inputs, make_plan
+
+log = logging.getLogger(__name__)
 
 #: Default of ``apply --wait-timeout``.
 DEFAULT_WAIT_TIMEOUT = 30 * 60.0
@@ -94,29 +98,57 @@ def apply_plan(settings: Settings, backend: StateBackend, prepared: Prepared,
     errored state file that holds what this run recorded.
     """
     hooks = hooks or ApplyHooks()
-    stop = hooks.stop
     recorder = StateRecorder(backend, prepared.inputs.state)
-    backend.on_lock_lost(stop.set)
+    backend.on_lock_lost(hooks.stop.set)
     history = History(backend, str(uuid.uuid4()))
     for at, attempt in prepared.calls:
         history.call(attempt, at=at)
     parallelism = options.parallelism or settings.parallelism
     try:
-        with open_client(settings, desired=prepared.inputs.desired, parallelism=parallelism,
-                         on_attempt=history.call, notice=notice_of(hooks.progress)) as client:
-            if isinstance(hooks.progress, WatchesClient):
-                hooks.progress.watch(client.stats)
-            applier = Applier(client, recorder, history=history, stop=stop,
-                              on_outcome=hooks.on_outcome, max_failures=options.max_failures)
-            result = applier.run(prepared.plan, parallelism)
-            if options.wait and not stop.is_set():
-                waited = wait_for(client, recorder, started_upgrades(result.outcomes),
-                                  timeout=options.wait_timeout, stop_requested=stop.is_set,
-                                  history=history, on_outcome=hooks.on_outcome)
-                result = result.merged(waited, interrupted=stop.is_set())
-    finally:
+        result = _carry_out(settings, recorder, history, prepared, options, hooks, parallelism)
+    except BaseException:
+        for problem in _finish(recorder, backend, history):
+            log.error("%s", problem)  # the exception on its way out is what the user sees
+        raise
+    return replace(result, problems=_finish(recorder, backend, history))
+
+
+def _carry_out(settings: Settings, recorder: StateRecorder, history: History,
+               prepared: Prepared, options: ApplyOptions, hooks: ApplyHooks,
+               parallelism: int) -> ApplyResult:
+    """The applier's run and the ``--wait`` polling, through one client."""
+    stop = hooks.stop
+    with open_client(settings, desired=prepared.inputs.desired, parallelism=parallelism,
+                     on_attempt=history.call, notice=notice_of(hooks.progress)) as client:
+        if isinstance(hooks.progress, WatchesClient):
+            hooks.progress.watch(client.stats)
+        applier = Applier(client, recorder, history=history, stop=stop,
+                          on_outcome=hooks.on_outcome, max_failures=options.max_failures)
+        result = applier.run(prepared.plan, parallelism)
+        if options.wait and not stop.is_set():
+            waited = wait_for(client, recorder, started_upgrades(result.outcomes),
+                              timeout=options.wait_timeout, stop_requested=stop.is_set,
+                              history=history, on_outcome=hooks.on_outcome)
+            result = result.merged(waited, interrupted=stop.is_set())
+    return result
+
+
+def _finish(recorder: StateRecorder, backend: StateBackend, history: History) -> tuple[str, ...]:
+    """Fold the run's journal and close its history: what went wrong, as sentences.
+
+    A snapshot that cannot be written (a full disk) loses nothing, since the journal holds
+    every recorded change, and a history that missed entries does not make the state wrong:
+    both are told after the summary rather than hiding it. A lost lock still raises.
+    """
+    problems: list[str] = []
+    try:
         try:
             finish_run(recorder, backend)  # with a lost lock: saves an errored state file
-        finally:
+        except StateError as exc:
+            problems.append(exc.message)
+    finally:
+        try:
             history.close()
-    return result
+        except StateError as exc:
+            problems.append(exc.message)
+    return tuple(problems)

@@ -4,6 +4,7 @@ command to render."""
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -13,12 +14,15 @@ from typing import Any
 from reconciler import history, stateedit
 from reconciler.apply import Applier, Outcome
 from reconciler.backends import LockInfo, StateRecorder, opened
+from reconciler.backends.base import StateBehindHistory
 from reconciler.backends.errored import finish_run
 from reconciler.connect import open_client
 from reconciler.errors import LockError, UsageError
 from reconciler.model import UpgradeKey, canonical_family, parse_customer_id
 from reconciler.settings import Settings
 from reconciler.state import State
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,10 +33,20 @@ class Recorded:
     where: str
 
 
-def recorded(settings: Settings) -> Recorded:
-    """Read the state without locking (``state list|show|pull``)."""
+def recorded(settings: Settings, *, behind_history: bool = False) -> Recorded:
+    """Read the state without locking (``state list|show|pull``).
+
+    ``behind_history``: return a state that lost changes its history records (see
+    :class:`StateBehindHistory`) rather than refuse it, so ``state pull`` can save it to push.
+    """
     with opened(settings.backend) as backend:
-        return Recorded(backend.read(), backend.describe())
+        try:
+            return Recorded(backend.read(), backend.describe())
+        except StateBehindHistory as exc:
+            if not behind_history:
+                raise
+            log.warning("%s", exc.message.split(". ")[0] + ".")
+            return Recorded(exc.state, backend.describe())
 
 
 def import_upgrade(settings: Settings, customer_id: str, family: str, *,
@@ -87,7 +101,13 @@ def push_state(settings: Settings, file: Path, *, force: bool,
     """Replace the recorded state with the state file ``file`` (Terraform's rules)."""
     pushed = stateedit.read_state_file(file)
     with opened(settings.backend, lock="state push", timeout=lock_timeout) as backend:
-        target = stateedit.to_push(pushed, backend.read(), force, backend.describe())
+        try:
+            current = backend.read()
+        except StateBehindHistory as exc:
+            # Pushing is the way on from lost changes: the pushed state goes past every serial
+            # the history saw, so none is used twice.
+            current = exc.as_recorded()
+        target = stateedit.to_push(pushed, current, force, backend.describe())
         if target is not None:
             backend.write(target)
         return Pushed(target, backend.describe())
