@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, Protocol
 
 from reconciler.errors import StateError
@@ -180,6 +180,25 @@ def recorded_serials(tail: bytes) -> dict[str, int]:
 
 
 _SERIAL_MARK = b'"serial":'
+
+#: How a history's end is read for the serials it witnesses: in blocks, from the end, until a
+#: block names one (a killed run's last changes are near the end) or this much was read.
+WITNESS_BLOCK = 1 << 20
+WITNESS_LIMIT = 16 << 20
+
+
+def witnessed_serials(size: int, read_from: Callable[[int], bytes]) -> dict[str, int]:
+    """:func:`recorded_serials` of the end of a history of ``size`` bytes, read backwards.
+
+    ``read_from(start)`` returns the history's bytes from ``start`` to ``size``.
+    """
+    start = size
+    while start > 0 and size - start < WITNESS_LIMIT:
+        start = max(0, start - WITNESS_BLOCK)
+        found = recorded_serials(read_from(start))
+        if found:
+            return found
+    return {}
 
 
 def read(store: HistoryStore, customer_id: str | None = None) -> Iterator[dict[str, Any]]:

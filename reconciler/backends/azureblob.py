@@ -31,14 +31,14 @@ from typing import TYPE_CHECKING, Any
 
 from reconciler.backends import azureread, journal, snapshot
 from reconciler.backends.azureclient import container_client, describe_error, error_code
-from reconciler.backends.azurehistory import BlobHistory
+from reconciler.backends.azurehistory import SUFFIX, BlobHistory
 from reconciler.backends.azurelease import (
     DEFAULT_LEASE_SECONDS,
     LeaseKeeper,
     is_lease_lost,
     lock_metadata,
 )
-from reconciler.backends.base import LockInfo, check_writable, lost_message
+from reconciler.backends.base import LockInfo, check_writable, lost_message, refuse_behind_history
 from reconciler.errors import LockError, StateError
 from reconciler.state import State, StateChange, fold
 
@@ -167,6 +167,8 @@ class AzureBlobBackend:
     def read(self) -> State | None:
         """The snapshot with the journal folded in, or None; never creates anything."""
         with self._mutex, self._storage("read the state"):
+            # The history first: it never runs ahead of the state (see history).
+            witnessed = self._history.witnessed()
             # A reader without the lock (plan --no-lock) may see the snapshot replaced between
             # reading it and reading the journal; then the pair does not fit, so read again.
             for _ in range(_READ_ATTEMPTS):
@@ -187,6 +189,9 @@ class AzureBlobBackend:
             self._known, self._since = state, []
             self._lineage = state.lineage if state else None
             self._serial = state.serial if state else None
+            refuse_behind_history(state, witnessed, where=self.location,
+                                  journal=self.location + ".journal",
+                                  history=self.location + SUFFIX)
             return state
 
     # --- writing ---------------------------------------------------------------------------

@@ -15,6 +15,8 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from reconciler import history
+
 if TYPE_CHECKING:
     from azure.storage.blob import BlobClient, ContainerClient
 
@@ -103,6 +105,24 @@ class BlobHistory:
             return False
         return bool(blob.download_blob(offset=self._length, length=len(data)).readall() == data)
 
+    def witnessed(self) -> dict[str, int]:
+        """The serial each lineage reached by the end of the history (newest segment first)."""
+        for segment in reversed(self.segments()[-2:]):
+            found = _witnessed_in(self._blob(segment))
+            if found:
+                return found
+        return {}
+
     def read(self) -> bytes:
         """Every segment's bytes, concatenated in order."""
         return b"".join(self._blob(n).download_blob().readall() for n in self.segments())
+
+
+def _witnessed_in(blob: BlobClient) -> dict[str, int]:
+    """What one history segment witnesses, read backwards in ranged downloads."""
+    size = int(blob.get_blob_properties().size)
+
+    def read_from(start: int) -> bytes:
+        return bytes(blob.download_blob(offset=start, length=size - start).readall())
+
+    return history.witnessed_serials(size, read_from)

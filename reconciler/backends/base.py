@@ -211,6 +211,36 @@ class StateBehindHistory(StateError):
                      self.state.format_version)
 
 
+def refuse_behind_history(state: State | None, witnessed: Mapping[str, int], *, where: str,
+                          journal: str, history: str) -> None:
+    """Raise StateBehindHistory when ``state`` lost changes its history saw recorded.
+
+    A deleted or emptied journal after a killed run, or an older snapshot put back, reads as a
+    sound state that is simply older; only the history (``witnessed``: the highest serial per
+    lineage, see :func:`reconciler.history.recorded_serials`) still knows better.
+    """
+    if state is None:
+        if not witnessed:
+            return
+        lineage, reached = max(witnessed.items(), key=lambda item: item[1])
+        what = (f"No state is recorded in {where}, but its operation history {history} "
+                f"records changes up to serial {reached}")
+    else:
+        lineage = state.lineage
+        reached = witnessed.get(lineage, -1)
+        if reached <= state.serial:
+            return
+        what = (f"The state in {where} ends at serial {state.serial}, but its operation "
+                f"history {history} records changes up to serial {reached}: the changes "
+                f"after serial {state.serial} are missing")
+    raise StateBehindHistory(
+        f"{what}. The journal {journal} was deleted or cut short, or an older state was put "
+        "back; going on would record different changes under serials already used. Restore "
+        "the missing files if you have them, then run plan. To go on without those changes, "
+        "run `reconciler state pull > FILE` and `reconciler state push --force FILE`, then "
+        "plan, which refreshes every customer from Partner Center.", state, lineage, reached)
+
+
 def check_writable(where: str, what: str, *, held: bool, lost: str | None,
                    known: tuple[str, int] | None, lineage: str | None, serial: int) -> None:
     """The guard every backend runs before a write: the lock is held and not lost, and the

@@ -27,7 +27,7 @@ from pathlib import Path
 
 from reconciler import history
 from reconciler.backends import journal, snapshot
-from reconciler.backends.base import LockInfo, StateBehindHistory, check_writable
+from reconciler.backends.base import LockInfo, check_writable, refuse_behind_history
 from reconciler.backends.fsutil import atomic_write, fsync_directory, sync_data, write_all
 from reconciler.backends.lock import FileLock
 from reconciler.errors import LockError, StateError
@@ -36,10 +36,6 @@ from reconciler.state import State, StateChange
 log = logging.getLogger(__name__)
 
 _READ_ATTEMPTS = 5
-#: How much of the history's end is read for the serial it witnesses: in blocks, from the end,
-#: until a block names a serial (a killed run's last changes are near the end) or this many.
-_WITNESS_BLOCK = 1 << 20
-_WITNESS_LIMIT = 16 << 20
 
 
 def _identity(path: Path) -> tuple[int, int] | None:
@@ -112,57 +108,26 @@ class LocalBackend:
                 self._lineage, self._serial = state.lineage, state.serial
             self._valid_journal_length = contents.valid_length
             self._journal_unterminated = contents.unterminated
-            self._refuse_state_behind_history(state, witnessed)
+            refuse_behind_history(state, witnessed, where=str(self.path),
+                                  journal=str(self.journal_path), history=str(self.history_path))
             return state
 
     def _witnessed_serials(self) -> dict[str, int]:
         """The serial each lineage reached by the history's own account (see history)."""
         try:
             with open(self.history_path, "rb") as f:
-                end = f.seek(0, os.SEEK_END)
-                start, tail = end, b""
-                while start > 0 and end - start < _WITNESS_LIMIT:
-                    start = max(0, start - _WITNESS_BLOCK)
+                size = f.seek(0, os.SEEK_END)
+
+                def read_from(start: int) -> bytes:
                     f.seek(start)
-                    tail = f.read(end - start)
-                    found = history.recorded_serials(tail)
-                    if found:
-                        return found
+                    return f.read(size - start)
+
+                return history.witnessed_serials(size, read_from)
         except FileNotFoundError:
-            pass
+            return {}
         except OSError as exc:
             raise StateError(f"Cannot read the operation history {self.history_path}: "
                              f"{exc.strerror}.") from None
-        return {}
-
-    def _refuse_state_behind_history(self, state: State | None,
-                                     witnessed: dict[str, int]) -> None:
-        """Changes the history saw recorded are gone: the next change would reuse a serial.
-
-        A deleted or emptied journal after a killed run, or an older snapshot put back, reads
-        as a sound state that is simply older; only the history still knows better.
-        """
-        if state is None:
-            if not witnessed:
-                return
-            lineage, reached = max(witnessed.items(), key=lambda item: item[1])
-            where = (f"No state is recorded in {self.path}, but its operation history "
-                     f"{self.history_path} records changes up to serial {reached}")
-        else:
-            lineage = state.lineage
-            reached = witnessed.get(lineage, -1)
-            if reached <= state.serial:
-                return
-            where = (f"The state in {self.path} ends at serial {state.serial}, but its "
-                     f"operation history {self.history_path} records changes up to serial "
-                     f"{reached}: the changes after serial {state.serial} are missing")
-        raise StateBehindHistory(
-            f"{where}. The journal {self.journal_path} was deleted or cut short, or an older "
-            f"state was put back; going on would record different changes under serials "
-            "already used. Restore the missing files if you have them, then run plan. To go "
-            "on without those changes, run `reconciler state pull > FILE` and `reconciler "
-            "state push --force FILE`, then plan, which refreshes every customer from Partner "
-            "Center.", state, lineage, reached)
 
     def _read_snapshot(self) -> State | None:
         try:

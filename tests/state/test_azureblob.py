@@ -8,9 +8,11 @@ import time
 
 import pytest
 
+from reconciler import history
 from reconciler.backends import LockInfo, StateRecorder, open_backend
 from reconciler.backends.azureblob import AzureBlobBackend
 from reconciler.backends.azurelease import METADATA_KEY, lock_from_metadata
+from reconciler.backends.base import StateBehindHistory
 from reconciler.errors import ConfigError, LockError, StateError
 from reconciler.settings import AzureBlobBackendSettings
 from reconciler.state import State, StateChange
@@ -211,3 +213,24 @@ def test_history_segments_roll_over_and_read_back_in_order(azure_store: AzureSto
     later.append(b'{"n":8}\n')  # a new writer continues the last segment
     assert backend.read_history() == b"".join(lines) + b'{"n":8}\n'
     backend.close()
+
+
+def test_a_journal_blob_emptied_after_a_killed_run_is_refused(azure_store: AzureStore) -> None:
+    first = _azure(azure_store)
+    held = first.lock(LockInfo.new("apply"))
+    recorder = StateRecorder(first, None)
+    log = history.History(first, "run-1")
+    for i in range(3):
+        record = make_record(i)
+        serial = recorder.put(record)
+        log.transition(record.key.customer_id, record.key.product_family, "created",
+                       "pending", "in_progress", recorded=(recorder.lineage, serial))
+    log.close()
+    first.unlock(held.id)  # no flush: as if the run died after its last change
+    journal = _blob(azure_store, azure_store.key + ".journal")
+    journal.delete_blob()
+    journal.create_append_blob()  # emptied, as a cleanup script or a restore would leave it
+    with pytest.raises(StateBehindHistory) as refused:
+        _azure(azure_store).read()
+    assert "records changes up to serial 3" in refused.value.message
+    assert f"{azure_store.key}.journal was deleted or cut short" in refused.value.message
