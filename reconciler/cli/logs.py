@@ -20,6 +20,8 @@ SECRET_ENV = (
     "AZURE_STORAGE_CONNECTION_STRING",
     "AZURE_CLIENT_SECRET",
 )
+#: The logger whose records are sentences for people (see partnercenter.transport).
+NOTICES = "reconciler.partnercenter.notice"
 _BEARER = re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]+")
 
 
@@ -65,3 +67,11 @@ def configure_logging(verbosity: int) -> None:
     root.handlers[:] = [handler]
     root.setLevel(logging.DEBUG if verbosity >= 3 else logging.WARNING)
     logging.getLogger("reconciler").setLevel(level)
+    # Notices for people (a long wait on Partner Center) are whole sentences: shown at every
+    # verbosity, without the timestamp and logger name of diagnostic lines.
+    plain = logging.StreamHandler(sys.stderr)
+    plain.setFormatter(logging.Formatter("%(message)s"))
+    plain.addFilter(RedactingFilter(secret_values(os.environ)))
+    notices = logging.getLogger(NOTICES)
+    notices.handlers[:] = [plain]
+    notices.propagate = False

@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 import uuid
 from collections.abc import Collection
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -106,14 +106,20 @@ def apply_plan(settings: Settings, backend: StateBackend, prepared: Prepared,
                          on_attempt=history.call, notice=notice_of(hooks.progress)) as client:
             if isinstance(hooks.progress, WatchesClient):
                 hooks.progress.watch(client.stats)
+            deadline = client.config.deadline
             applier = Applier(client, recorder, history=history, stop=stop,
-                              on_outcome=hooks.on_outcome, max_failures=options.max_failures)
+                              on_outcome=hooks.on_outcome, max_failures=options.max_failures,
+                              deadline=deadline)
             result = applier.run(prepared.plan, parallelism)
-            if options.wait and not stop.is_set():
+            if options.wait and not stop.is_set() and result.aborted is None:
+                timeout = options.wait_timeout if deadline is None else \
+                    deadline.clip(options.wait_timeout)
                 waited = wait_for(client, recorder, started_upgrades(result.outcomes),
-                                  timeout=options.wait_timeout, stop_requested=stop.is_set,
+                                  timeout=timeout, stop_requested=stop.is_set,
                                   history=history, on_outcome=hooks.on_outcome)
                 result = result.merged(waited, interrupted=stop.is_set())
+                if deadline is not None and deadline.expired() and not result.interrupted:
+                    result = replace(result, aborted=deadline.reason)
     finally:
         try:
             finish_run(recorder, backend)  # with a lost lock: saves an errored state file
