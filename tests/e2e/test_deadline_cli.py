@@ -39,7 +39,7 @@ def test_apply_against_a_hanging_server_stops_at_its_timeout_and_resumes_cleanly
                          timeout=60)
     elapsed = time.monotonic() - started
     assert result.returncode == 1, result.stderr
-    assert elapsed < 15, elapsed  # was 2 × 60 s read timeouts and more per call
+    assert elapsed < 15, elapsed  # without --timeout: minutes per call
     assert "Stopped: the run reached its --timeout of 3s." in result.stderr.splitlines()
     assert "Apply stopped: the run reached its --timeout of 3s." in result.stdout
     assert "unknown: cut short: the run reached its --timeout of 3s; left pending" \
