@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterator
 
 import pytest
 
@@ -111,38 +112,52 @@ def _throttled_client(make_sim: SimFactory, *, count: int | None, deadline_in: f
     return client, customer, slept
 
 
-def _notices(caplog: pytest.LogCaptureFixture) -> list[str]:
-    return [r.getMessage() for r in caplog.records if r.name == NOTICES]
+class Notices(logging.Handler):
+    """The notice logger's records (it may not propagate: the CLI prints it itself)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record.getMessage())
+
+
+@pytest.fixture
+def notices() -> Iterator[list[str]]:
+    handler = Notices()
+    logger = logging.getLogger(NOTICES)
+    logger.addHandler(handler)
+    try:
+        yield handler.lines
+    finally:
+        logger.removeHandler(handler)
 
 
 def test_a_long_retry_after_is_announced_once_per_episode(
-        make_sim: SimFactory, caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.WARNING, logger=NOTICES)
+        make_sim: SimFactory, notices: list[str]) -> None:
     client, customer, slept = _throttled_client(make_sim, count=2, deadline_in=None,
                                                 advance=True)
     assert client.eligibility(customer).is_eligible
     assert slept[0] == 120.01  # the Retry-After, capped, plus jitter
-    notices = _notices(caplog)
     assert notices[0].startswith(
         "Partner Center asked to wait 86400s (Retry-After); waiting 120s, until ")
     assert notices[0].endswith(" UTC.")
     # Every worker told to wait at about the same time is one episode: one notice.
-    caplog.clear()
+    notices.clear()
     transport = client._transport
     for _ in range(16):
         transport._announce(Failure.THROTTLED, 86400.0, 120.0, None)
-    assert len(_notices(caplog)) == 1
+    assert len(notices) == 1
 
 
 def test_a_retry_after_past_the_deadline_is_clipped_and_says_the_run_will_stop(
-        make_sim: SimFactory, caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.WARNING, logger=NOTICES)
+        make_sim: SimFactory, notices: list[str]) -> None:
     client, customer, slept = _throttled_client(make_sim, count=None, deadline_in=10.0,
                                                 advance=True)
     with pytest.raises(DeadlineExceeded, match="reached its --timeout of 10s"):
         client.eligibility(customer)
     assert slept == [10.0]  # not 120 s, not 86400 s
-    notices = _notices(caplog)
     assert len(notices) == 1, notices
     assert notices[0].startswith(
         "Partner Center asked to wait 86400s (Retry-After), longer than is left of the run's "
@@ -150,8 +165,7 @@ def test_a_retry_after_past_the_deadline_is_clipped_and_says_the_run_will_stop(
 
 
 def test_short_waits_are_not_announced(make_sim: SimFactory,
-                                       caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.WARNING, logger=NOTICES)
+                                       notices: list[str]) -> None:
     sim = make_sim(retry_after_seconds=1)
     customer = new_id()
     sim.world.add_customer(customer)
@@ -159,4 +173,4 @@ def test_short_waits_are_not_announced(make_sim: SimFactory,
     client = PartnerCenterClient(ClientConfig(endpoint=sim.url, **FAST),
                                  StaticToken(sim.token), sleep=lambda s: None)
     assert client.eligibility(customer).is_eligible
-    assert _notices(caplog) == []
+    assert notices == []
