@@ -94,3 +94,19 @@ def test_the_settings_timeout_applies_and_the_flag_wins(project: Project) -> Non
     assert result.returncode == 1, result.stderr
     assert time.monotonic() - started < 10
     assert "Stopped: the run reached its --timeout of 1s." in result.stderr.splitlines()
+
+
+def test_discover_and_import_stop_at_their_timeout_with_a_sentence(project: Project) -> None:
+    _add_customers(project, [1])
+    project.sim.add_fault(Fault(route="customers", kind="hang"))
+    for args in (("discover",), ("import", customer(1))):
+        if args[0] == "import":
+            project.sim.clear_faults()
+            project.sim.add_fault(Fault(route="eligibility", kind="hang"))
+        started = time.monotonic()
+        result = project.run(*args, "--timeout", "1s", timeout=60)
+        assert time.monotonic() - started < 10, args
+        assert result.returncode == 1, (args, result.stderr)
+        assert "Stopped: the run reached its --timeout of 1s." in result.stderr.splitlines()
+        assert "Traceback" not in result.stderr
+    assert project.sim.world.upgrades_for(customer(1)) == []
