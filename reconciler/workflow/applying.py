@@ -112,11 +112,13 @@ def apply_plan(settings: Settings, backend: StateBackend, prepared: Prepared,
                               deadline=deadline)
             result = applier.run(prepared.plan, parallelism)
             if options.wait and not stop.is_set() and result.aborted is None:
-                timeout = options.wait_timeout if deadline is None else \
-                    deadline.clip(options.wait_timeout)
+                timeout, timed_out = options.wait_timeout, "--wait-timeout ran out"
+                if deadline is not None and deadline.remaining() < timeout:
+                    timeout, timed_out = deadline.remaining(), deadline.reason
                 waited = wait_for(client, recorder, started_upgrades(result.outcomes),
                                   timeout=timeout, stop_requested=stop.is_set,
-                                  history=history, on_outcome=hooks.on_outcome)
+                                  history=history, on_outcome=hooks.on_outcome,
+                                  timed_out=timed_out)
                 result = result.merged(waited, interrupted=stop.is_set())
                 if deadline is not None and deadline.expired() and not result.interrupted:
                     result = replace(result, aborted=deadline.reason)

@@ -83,3 +83,19 @@ def test_a_refresh_that_reaches_the_deadline_stops_with_a_sentence(fleet: Fleet)
         workflow.prepare(fleet.settings, backend, fleet.settings.manifests, saved=None,
                          max_plan_age=3600, options=workflow.PlanOptions())
     assert raised.value.message == f"Stopped: {REASON}."
+
+
+def test_wait_ends_at_the_deadline_and_says_so(tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    config = SimulatorConfig(completion_delay_seconds=600, seed=1)
+    with open_fleet(tmp_path, monkeypatch, config) as fleet:
+        fleet.manifest([1, 2])
+        _with_timeout(fleet, 1.5)
+        started = time.monotonic()
+        result = fleet.apply(options=workflow.ApplyOptions(wait=True, wait_timeout=1800))
+        assert time.monotonic() - started < 6  # not the 30 min --wait-timeout
+    assert result.aborted == "the run reached its --timeout of 1.5s"
+    assert [o.result for o in result.outcomes] == [Result.IN_PROGRESS] * 2
+    assert all(o.message.endswith("was still running when the run reached its --timeout of "
+                                  "1.5s; later plans pick up its progress")
+               for o in result.outcomes)
