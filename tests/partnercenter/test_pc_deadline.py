@@ -174,3 +174,12 @@ def test_short_waits_are_not_announced(make_sim: SimFactory,
                                  StaticToken(sim.token), sleep=lambda s: None)
     assert client.eligibility(customer).is_eligible
     assert notices == []
+
+
+def test_a_long_backoff_without_retry_after_is_announced_too(
+        make_client: ClientFactory, notices: list[str]) -> None:
+    client = make_client(None)
+    client._transport._announce(Failure.SERVER, None, 12.4, None)
+    assert len(notices) == 1
+    assert notices[0].startswith("Partner Center failed with a server error; waiting 12s, "
+                                 "until ")
