@@ -8,7 +8,9 @@ recorded as soon as the 202 arrives. A crash at any instant therefore leaves eit
 
 Changes run concurrently across customers, never two at once for one customer. One customer's
 failure does not stop the others. A stop request (SIGINT/SIGTERM) starts nothing new and lets
-in-flight calls finish and be recorded.
+in-flight calls finish and be recorded; so does the run's deadline (``--timeout``), which the
+client also enforces on every call: a create it cuts short stays pending, resumed like any
+unknown outcome (eligibility first), never sent again under a new MS-RequestId.
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ from reconciler.partnercenter import (
     AuthenticationError,
     CreateKind,
     CreateResult,
+    Deadline,
+    DeadlineExceeded,
     NotEligibleError,
     PartnerCenterClient,
     PartnerCenterError,
@@ -133,7 +137,9 @@ class Applier:
                  history: History | None = None, stop: threading.Event | None = None,
                  on_outcome: OnOutcome | None = None,
                  new_request_id: Callable[[], str] = lambda: str(uuid.uuid4()),
-                 max_failures: FailureBudget | None = None) -> None:
+                 max_failures: FailureBudget | None = None,
+                 deadline: Deadline | None = None) -> None:
+        self.deadline = deadline
         self.budget = _Spent(max_failures) if max_failures is not None else None
         self.client = client
         self.recorder = recorder
@@ -175,11 +181,20 @@ class Applier:
         return outcomes
 
     def _one(self, change: Change) -> Outcome:
+        if self._abort is None and self.deadline is not None and self.deadline.expired():
+            self._abort = self.deadline.reason
         if self.stop.is_set() or self._abort is not None:
             reason = self._abort or "interrupted before it started"
             return Outcome(change, Result.SKIPPED, reason)
         try:
             return self._dispatch(change)
+        except DeadlineExceeded as exc:
+            reason = self.deadline.reason if self.deadline is not None else "the run's deadline"
+            self._abort = self._abort or reason
+            if change.action in (Action.CREATE, Action.RETRY, Action.RESUME):
+                # The intent is recorded and the outcome unknown: resumed, never duplicated.
+                return self._cut_short(change, exc.correlation_id)
+            return Outcome(change, Result.SKIPPED, reason)
         except (AuthenticationError, PermissionDeniedError) as exc:
             # Every other call would fail the same way: start nothing more.
             self._abort = f"stopped after an authentication or permission error ({exc})"
@@ -286,6 +301,10 @@ class Applier:
         return self._created(change, base, result)
 
     def _created(self, change: Change, base: Record, result: CreateResult) -> Outcome:
+        if result.kind is CreateKind.OUTCOME_UNKNOWN and self.deadline is not None \
+                and self.deadline.expired():  # the deadline cut its last attempt short
+            self._abort = self._abort or self.deadline.reason
+            return self._cut_short(change, result.correlation_id)
         if result.kind is CreateKind.OUTCOME_UNKNOWN:
             return Outcome(change, Result.UNKNOWN,
                            "the create's answer was lost; left pending: the next plan or "
@@ -297,6 +316,12 @@ class Applier:
         # "Already exists" (409/900109, 400/900110) or a 202 without a Location: eligibility
         # is the only way to learn the upgrade's id.
         return self._find_existing(change, base, result.correlation_id)
+
+    def _cut_short(self, change: Change, correlation_id: str | None) -> Outcome:
+        """A create (or resume) the run's deadline ended before its outcome was known."""
+        reason = self.deadline.reason if self.deadline is not None else "the run's deadline"
+        return Outcome(change, Result.UNKNOWN, f"cut short: {reason}; left pending: the next "
+                       "plan or apply resumes it without a duplicate", None, correlation_id)
 
     def _find_existing(self, change: Change, base: Record, correlation_id: str | None
                        ) -> Outcome:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import cast
 
-from reconciler.errors import ConfigError
+from reconciler.errors import ConfigError, UsageError
 from reconciler.schemacheck import schema_problems, validator_for
 from reconciler.settings import (
     DEFAULT_ALLOWED_FAMILIES,
@@ -156,6 +156,19 @@ def _failures(value: JSON, origin: str) -> str | None:
     return str(value)
 
 
+def _timeout(value: JSON, origin: str) -> float | None:
+    """The top-level ``timeout`` (a duration such as ``30m``; ``0s``: no run deadline)."""
+    if value is None:
+        return None
+    from reconciler.durations import parse_duration
+
+    try:
+        seconds = parse_duration(str(value), "timeout")
+    except UsageError as exc:
+        raise ConfigError(f"{origin}: {exc.message}") from None
+    return seconds or None
+
+
 def resolve(options: GlobalOptions, env: Mapping[str, str] | None = None,
             cwd: Path | None = None) -> Settings:
     """Build the Settings for one invocation from options, environment and settings file."""
@@ -190,6 +203,8 @@ def resolve(options: GlobalOptions, env: Mapping[str, str] | None = None,
         config_path=config_path,
         ci_integration=not options.no_ci,
         from_file_only=_from_file_only(options, env, pc),
+        timeout=_timeout(data.get("timeout"), str(config_path)),
+        timeout_from=config_path if data.get("timeout") is not None else None,
     )
 
 

@@ -66,7 +66,8 @@ def client_config(settings: Settings, endpoint: str, parallelism: int | None) ->
                             requests_per_minute="auto" if settings.max_requests_per_minute
                             is None else float(settings.max_requests_per_minute),
                             max_concurrency=parallelism or settings.parallelism,
-                            learned_rate=_learned.get(endpoint.rstrip("/")))
+                            learned_rate=_learned.get(endpoint.rstrip("/")),
+                            deadline=settings.deadline())
     except InvalidEndpointError as exc:
         raise ConfigError(str(exc)) from exc
 

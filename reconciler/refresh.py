@@ -30,6 +30,7 @@ from reconciler.observed import Observed, SeenEligibility, SeenStatus
 from reconciler.partnercenter import (
     AuthenticationError,
     ClientStats,
+    DeadlineExceeded,
     PartnerCenterClient,
     PartnerCenterError,
     PermissionDeniedError,
@@ -252,7 +253,7 @@ def _task(call: Callable[[], None], key: UpgradeKey,
     def run() -> None:
         try:
             call()
-        except (AuthenticationError, PermissionDeniedError):
+        except (AuthenticationError, PermissionDeniedError, DeadlineExceeded):
             raise
         except PartnerCenterError as exc:
             log.warning("refresh of customer %s failed: %s", key.customer_id, exc)

@@ -34,6 +34,8 @@ _PATTERN_MEANING = {
     "id": "is not a GUID (expected the form 4c721420-72ad-4708-a0a7-371a2f7b0969)",
     "name": "is not a valid name (lower-case letters, digits and dashes, at most 63, "
             "starting and ending with a letter or digit)",
+    "timeout": "is not a duration (a number followed by s, m, h or d, for example 90s, 15m, "
+               "24h or 2d)",
 }
 
 

@@ -7,11 +7,13 @@ read from the environment by the Partner Center auth code only when a command ne
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
 from reconciler.errors import ConfigError
+from reconciler.partnercenter.deadline import Deadline
 
 DEFAULT_ENDPOINT = "https://api.partnercenter.microsoft.com"
 DEFAULT_STATE_PATH = Path(".reconciler/state.json")
@@ -85,6 +87,24 @@ class Settings:
     #: The ``partner_center`` keys (``endpoint``, ``authority``) set by the settings file alone,
     #: with no flag or environment variable: such a value must not decide where credentials go.
     from_file_only: frozenset[str] = frozenset()
+    #: ``--timeout`` (or the settings file's ``timeout``): seconds a run that talks to Partner
+    #: Center may last (None: no run deadline; every call still has its own timeouts).
+    timeout: float | None = None
+    #: The settings file that set ``timeout`` (None: the --timeout flag, or no timeout).
+    timeout_from: Path | None = None
+    #: When the invocation started (monotonic): the run deadline counts from here.
+    started: float = field(default_factory=time.monotonic, compare=False)
+
+    def deadline(self) -> Deadline | None:
+        """The run's deadline, the same instant for every client of the run (None: none)."""
+        if self.timeout is None:
+            return None
+        from reconciler.durations import format_duration
+
+        shown = format_duration(self.timeout)
+        limit = f"--timeout of {shown}" if self.timeout_from is None else \
+            f"timeout of {shown} (set in {self.timeout_from})"
+        return Deadline(self.started + self.timeout, limit)
 
     @property
     def working_tree(self) -> tuple[Path, ...]:

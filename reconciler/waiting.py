@@ -33,11 +33,13 @@ class WaitClock:
 def wait_for(client: PartnerCenterClient, recorder: StateRecorder, outcomes: Sequence[Outcome],
              *, timeout: float, stop_requested: Callable[[], bool],
              history: History | None = None, clock: WaitClock | None = None,
-             on_outcome: Callable[[Outcome], None] | None = None) -> list[Outcome]:
+             on_outcome: Callable[[Outcome], None] | None = None,
+             timed_out: str = "--wait-timeout ran out") -> list[Outcome]:
     """Poll until every upgrade is terminal, the timeout passes, or a stop is requested.
 
     Returns one final outcome per polled upgrade: COMPLETED, FAILED, or IN_PROGRESS (still
     running when the timeout passed or a stop came); each is also handed to ``on_outcome``.
+    ``timed_out`` says what the timeout was (e.g. the run's --timeout, when that came first).
     """
     clock = clock or WaitClock()
     deadline = clock.monotonic() + timeout
@@ -58,7 +60,7 @@ def wait_for(client: PartnerCenterClient, recorder: StateRecorder, outcomes: Seq
                 if on_outcome is not None:
                     on_outcome(done)
     for key, outcome in pending.items():
-        when = "the wait was interrupted" if stop_requested() else "--wait-timeout ran out"
+        when = "the wait was interrupted" if stop_requested() else timed_out
         final[key] = replace(outcome, result=Result.IN_PROGRESS,
                              message=f"upgrade {outcome.upgrade_id} was still running when "
                                      f"{when}; later plans pick up its progress")

@@ -180,3 +180,26 @@ def test_credentials_never_follow_the_settings_file_to_another_host(
     assert f"Set it with {named} if it is meant." in result.stderr
     assert "s3cret" not in result.stdout + result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(("value", "seconds"), [("10m", 600.0), ("1h30m", 5400.0),
+                                                ("0s", None)])
+def test_the_run_timeout_is_read_from_the_settings_file(tmp_path: Path, value: str,
+                                                        seconds: float | None) -> None:
+    (tmp_path / "reconciler.yaml").write_text(f"timeout: {value}\n")
+    settings = resolve(GlobalOptions(), env={}, cwd=tmp_path)
+    assert settings.timeout == seconds
+    deadline = settings.deadline()
+    if seconds is None:
+        assert deadline is None
+    else:
+        assert deadline is not None
+        assert deadline.reason == f"the run reached its timeout of {value} (set in " \
+                                  "reconciler.yaml)"
+
+
+def test_a_bad_run_timeout_in_the_settings_file_is_refused_with_its_line(tmp_path: Path) -> None:
+    (tmp_path / "reconciler.yaml").write_text("apply:\n  parallelism: 4\ntimeout: soon\n")
+    with pytest.raises(ConfigError, match=r'reconciler.yaml:3:10: timeout: "soon" is not a '
+                                          r"duration"):
+        resolve(GlobalOptions(), env={}, cwd=tmp_path)

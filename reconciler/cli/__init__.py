@@ -29,7 +29,7 @@ from reconciler.cli.state import force_unlock, state
 from reconciler.cli.validate import validate
 from reconciler.config import GlobalOptions, resolve
 from reconciler.errors import ReconcilerError
-from reconciler.partnercenter import PartnerCenterError
+from reconciler.partnercenter import DeadlineExceeded, PartnerCenterError
 from reconciler.words import sentence
 
 log = logging.getLogger("reconciler")
@@ -161,6 +161,12 @@ def run(argv: list[str] | None = None) -> int:
         return _failed(args, f"Error: {exc.format_message()}")
     except ReconcilerError as exc:
         return _report(exc, args, exc.message, exc.hint)
+    except DeadlineExceeded as exc:  # not an error of the tool's: said as it is, no "Error:"
+        if _verbosity(args) >= 2:
+            traceback.print_exception(exc, file=sys.stderr)
+        stopped = f"{exc.message}\n{sentence(exc.hint)}"
+        click.echo(stopped, err=True)
+        return _failed(args, stopped)
     except PartnerCenterError as exc:
         return _report(exc, args, str(exc), exc.hint)
     except KeyboardInterrupt:

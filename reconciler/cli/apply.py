@@ -33,6 +33,7 @@ from reconciler.cli.common import (
     parallelism_option,
     parse_duration_option,
     refresh_all_option,
+    timeout_option,
     use_color,
     warn_untargeted,
 )
@@ -135,6 +136,7 @@ def _budget(text: str | None) -> FailureBudget | None:
                    "attempted once at least 20 were; exit 1 (default: the settings' "
                    "apply.max_failures, else continue on error).")
 @refresh_all_option
+@timeout_option
 @lock_options
 @no_ci_option
 @click.pass_obj
@@ -188,6 +190,9 @@ def apply(settings: Settings, plan_file: Path | None, manifest_paths: tuple[Path
                                              hooks)
         finally:
             printer.progress.finish()
+    deadline = settings.deadline()
+    if deadline is not None and result.aborted == deadline.reason:
+        click.echo(deadline.message, err=True)  # "Stopped: the run reached its --timeout of …"
     for line in render_apply.grouped(result, plan):
         click.echo(line)
     click.echo(render_apply.summary(result, plan))

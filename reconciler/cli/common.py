@@ -6,6 +6,7 @@ Commands take the resolved :class:`~reconciler.settings.Settings` with ``@click.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import sys
 import urllib.parse
@@ -59,6 +60,22 @@ def lock_options(func: F) -> F:
     return click.option("--lock-timeout", default="0s", show_default=True,
                         callback=parse_duration_option, metavar="DURATION",
                         help="How long to wait for the state lock (e.g. 90s, 5m).")(func)
+
+
+def _run_timeout(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    """``--timeout`` replaces the settings' ``timeout`` for this command (``0s``: none)."""
+    seconds = parse_duration_option(ctx, param, value)
+    if seconds is not None and isinstance(ctx.obj, Settings):
+        ctx.obj = dataclasses.replace(ctx.obj, timeout=seconds or None, timeout_from=None)
+
+
+def timeout_option(func: F) -> F:
+    """``--timeout DURATION``: the run's deadline (commands that call Partner Center)."""
+    return click.option("--timeout", default=None, metavar="DURATION", expose_value=False,
+                        callback=_run_timeout,
+                        help="Stop the run after this long (e.g. 10m): no new call starts, "
+                             "calls in flight end, exit 1 (default: the settings' timeout, "
+                             "else none; every call has its own timeouts anyway).")(func)
 
 
 def no_lock_option(func: F) -> F:

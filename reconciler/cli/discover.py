@@ -6,7 +6,12 @@ from pathlib import Path
 
 import click
 
-from reconciler.cli.common import manifests, manifests_option, parallelism_option
+from reconciler.cli.common import (
+    manifests,
+    manifests_option,
+    parallelism_option,
+    timeout_option,
+)
 from reconciler.cli.progress import progress_line
 from reconciler.render import discovery as render
 from reconciler.settings import Settings
@@ -30,6 +35,7 @@ _RENDER = {"text": render.render_text, "json": render.render_json, "csv": render
 @click.option("--prefix", default="discovered", show_default=True, metavar="NAME",
               help="With --write: files are DIR/NAME-001.yaml, NAME-002.yaml, … (continuing "
                    "after the highest number already there).")
+@timeout_option
 @parallelism_option
 @click.pass_obj
 def discover_command(settings: Settings, manifest_paths: tuple[Path, ...], fmt: str,

@@ -21,6 +21,7 @@ from reconciler.cli.common import (
     no_lock_option,
     parallelism_option,
     parse_duration_option,
+    timeout_option,
     use_color,
 )
 from reconciler.cli.progress import progress_line
@@ -47,6 +48,7 @@ def _annotations(report: DriftReport) -> list[ci.Annotation]:
               metavar="DURATION", callback=parse_duration_option,
               help="Report upgrades in progress for longer than this.")
 @parallelism_option
+@timeout_option
 @lock_options
 @no_lock_option
 @no_ci_option

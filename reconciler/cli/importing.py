@@ -6,7 +6,7 @@ import click
 
 from reconciler import workflow
 from reconciler.apply import Result
-from reconciler.cli.common import lock_options
+from reconciler.cli.common import lock_options, timeout_option
 from reconciler.errors import UsageError
 from reconciler.settings import Settings
 from reconciler.words import sentence
@@ -15,6 +15,7 @@ from reconciler.words import sentence
 @click.command("import")
 @click.argument("customer_id")
 @click.option("--family", default="Azure", show_default=True, help="Product family.")
+@timeout_option
 @lock_options
 @click.pass_obj
 def import_command(settings: Settings, customer_id: str, family: str,

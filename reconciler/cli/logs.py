@@ -20,6 +20,8 @@ SECRET_ENV = (
     "AZURE_STORAGE_CONNECTION_STRING",
     "AZURE_CLIENT_SECRET",
 )
+#: The logger whose records are sentences for people (see partnercenter.transport).
+NOTICES = "reconciler.partnercenter.notice"
 _BEARER = re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]+")
 
 
@@ -55,6 +57,18 @@ def secret_values(env: Mapping[str, str]) -> list[str]:
     return values
 
 
+class NoticeHandler(logging.Handler):
+    """Writes a notice as a line of its own on stderr, above a live progress line."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        from reconciler.cli.progress import note
+
+        try:
+            note(self.format(record))
+        except Exception:  # a logging handler must never raise into the caller
+            self.handleError(record)
+
+
 def configure_logging(verbosity: int) -> None:
     """-v: info, -vv: debug for our code, -vvv: debug for libraries too. Always redacted."""
     level = logging.WARNING if verbosity <= 0 else logging.INFO if verbosity == 1 else logging.DEBUG
@@ -65,3 +79,11 @@ def configure_logging(verbosity: int) -> None:
     root.handlers[:] = [handler]
     root.setLevel(logging.DEBUG if verbosity >= 3 else logging.WARNING)
     logging.getLogger("reconciler").setLevel(level)
+    # Notices for people (a long wait on Partner Center) are whole sentences: shown at every
+    # verbosity, without the timestamp and logger name of diagnostic lines.
+    plain = NoticeHandler()
+    plain.setFormatter(logging.Formatter("%(message)s"))
+    plain.addFilter(RedactingFilter(secret_values(os.environ)))
+    notices = logging.getLogger(NOTICES)
+    notices.handlers[:] = [plain]
+    notices.propagate = False

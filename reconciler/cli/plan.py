@@ -24,6 +24,7 @@ from reconciler.cli.common import (
     no_lock_option,
     parallelism_option,
     refresh_all_option,
+    timeout_option,
     use_color,
     warn_untargeted,
 )
@@ -47,6 +48,7 @@ from reconciler.settings import Settings
               help="Plan only this customer (repeatable).")
 @parallelism_option
 @batch_option
+@timeout_option
 @lock_options
 @no_lock_option
 @no_ci_option

@@ -15,6 +15,7 @@ import shutil
 import sys
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TextIO
@@ -44,6 +45,8 @@ class Progress:
         self.lock = threading.Lock()
         self.shown = False
         self.stats: Callable[[], ClientStats] | None = None
+        global _live
+        _live = weakref.ref(self)  # notices (a long wait on Partner Center) go above this line
 
     def watch(self, stats: Callable[[], ClientStats]) -> None:
         """Show the client's throttling and concurrency from now on."""
@@ -103,10 +106,27 @@ class Progress:
 
     def finish(self) -> None:
         """End the live line so later output starts on a fresh line."""
+        global _live
+        if _live is not None and _live() is self:
+            _live = None
         with self.lock:
             if self.tty and self.shown:
                 self.stream.write("\r\x1b[2K")
                 self.stream.flush()
+
+
+#: The progress display being drawn now, if any (one per command at a time).
+_live: weakref.ref[Progress] | None = None
+
+
+def note(text: str) -> None:
+    """Print a line for people on stderr, above the live progress line when there is one."""
+    live = _live() if _live is not None else None
+    if live is not None:
+        live.note(text)
+        return
+    sys.stderr.write(text + "\n")
+    sys.stderr.flush()
 
 
 @contextmanager

@@ -7,7 +7,12 @@ from pathlib import Path
 import click
 
 from reconciler.cli.ci import active, manifest_errors_annotated, no_ci_option, summarize
-from reconciler.cli.common import details_url_option, manifests, manifests_option
+from reconciler.cli.common import (
+    details_url_option,
+    manifests,
+    manifests_option,
+    timeout_option,
+)
 from reconciler.cli.progress import progress_line
 from reconciler.render import report as rendered
 from reconciler.settings import Settings
@@ -25,6 +30,7 @@ from reconciler.workflow import make_report
 @click.option("--refresh", is_flag=True, default=False,
               help="Ask Partner Center first (the reads plan makes), to tell which customers "
                    "are blocked. Without it the report makes no call at all.")
+@timeout_option
 @details_url_option
 @no_ci_option
 @click.pass_obj

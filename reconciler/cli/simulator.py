@@ -94,8 +94,11 @@ def _faults(_ctx: click.Context, _param: click.Parameter, values: tuple[str, ...
     multiple=True,
     callback=_faults,
     metavar="ROUTE:KIND[:RATE[:DELAY_MS]]",
-    help="Inject a fault (repeatable).",
+    help="Inject a fault (repeatable). KIND: 500, 503, 429, drop_before, drop_after, delay, "
+         "hang (accept and never answer; with DELAY_MS, answer that late).",
 )
+@click.option("--retry-after", type=click.IntRange(0), default=1, show_default=True,
+              metavar="SECONDS", help="The Retry-After of injected 429s.")
 @click.option("--dedup/--no-dedup", default=True, help="Replay creates by MS-RequestId.")
 @click.option(
     "--ineligible-as",
@@ -133,6 +136,7 @@ def serve(
     rate_limit: float | None,
     customer_rate_limit: float | None,
     faults: list[Fault],
+    retry_after: int,
     dedup: bool,
     ineligible_as: str,
     completion_delay: float,
@@ -154,7 +158,7 @@ def serve(
         latency_ms=latency, rate_limit_per_minute=rate_limit,
         customer_rate_limit_per_minute=customer_rate_limit,
         completion_delay_seconds=completion_delay, fail_rate=fail_rate,
-        world_path=world_path, seed=seed,
+        world_path=world_path, seed=seed, retry_after_seconds=retry_after,
         record_requests=False,  # nobody can read them from outside; memory would only grow
     )  # fmt: skip
     sim = Simulator(config, World())

@@ -26,6 +26,7 @@ from .auth import (
 )
 from .client import ALREADY_EXISTS_CODES, INELIGIBLE_CODES, PartnerCenterClient
 from .config import APPLICATION_NAME, ClientConfig
+from .deadline import Deadline
 from .endpoints import (
     DEFAULT_AUTHORITY,
     DEFAULT_ENDPOINT,
@@ -41,6 +42,7 @@ from .errors import (
     ConfigurationError,
     ConsentRequiredError,
     CredentialsError,
+    DeadlineExceeded,
     InvalidEndpointError,
     InvalidRequestError,
     NotEligibleError,
@@ -91,6 +93,8 @@ __all__ = [
     "CreateResult",
     "CredentialsError",
     "Customer",
+    "Deadline",
+    "DeadlineExceeded",
     "Eligibility",
     "ErrorDetails",
     "Failure",

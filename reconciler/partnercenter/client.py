@@ -22,6 +22,7 @@ from .endpoints import parse_location
 from .errors import (
     ApiFault,
     AuthenticationError,
+    DeadlineExceeded,
     InvalidRequestError,
     NotEligibleError,
     NotFoundError,
@@ -347,6 +348,8 @@ def _error(done: Exchange, call: Call, fault: ApiFault | None) -> PartnerCenterE
     """The exception for a call that ended without a usable answer."""
     what = f"{call.method} {call.path}{_for(call)}"
     cid, rid = done.correlation_id, done.request_id
+    if done.stopped is not None:  # the run's deadline ended the call, not Partner Center
+        return DeadlineExceeded(done.stopped, request_id=rid)
     if fault is None:
         return TransportError(
             f"No answer from Partner Center for {what} ({done.error}; attempts made: "

@@ -7,6 +7,7 @@ from typing import Literal
 
 from reconciler import __version__
 
+from .deadline import Deadline
 from .endpoints import DEFAULT_ENDPOINT, validate_endpoint
 from .retry import RetryPolicy
 from .throttle import RateMemo, RatePolicy
@@ -27,6 +28,13 @@ class ClientConfig:
     pool); below it, concurrency follows the rate. ``max_attempts`` counts every attempt of one
     call, the first included. ``ca_bundle`` is a CA file for https verification (else
     ``REQUESTS_CA_BUNDLE`` or the system store). The endpoint is validated on construction.
+
+    Every attempt has its own timeouts (``connect_timeout`` to connect, ``read_timeout`` for
+    each wait on the server); a call gives up after ``max_timeouts`` attempts that got no answer
+    in time (a server that accepts and never answers rarely starts answering). ``deadline``,
+    when set, bounds the whole run: timeouts and waits are clipped to the time left, and no
+    attempt starts after it. A wait of at least ``notice_after`` seconds before a retry is
+    announced once per episode on the ``reconciler.partnercenter.notice`` logger (WARNING).
     """
 
     endpoint: str = DEFAULT_ENDPOINT
@@ -39,6 +47,9 @@ class ClientConfig:
     base_delay: float = 0.5
     max_delay: float = 30.0
     retry_after_cap: float = 120.0
+    max_timeouts: int = 2
+    deadline: Deadline | None = None
+    notice_after: float = 5.0
     rate_policy: RatePolicy = field(default_factory=RatePolicy)
     #: What an earlier client found about this endpoint's rate (start there, not at the ramp).
     learned_rate: RateMemo | None = None
@@ -55,6 +66,8 @@ class ClientConfig:
             raise ValueError("requests_per_minute must be 'auto', a positive number or None")
         if self.connect_timeout <= 0 or self.read_timeout <= 0:
             raise ValueError("timeouts must be positive")
+        if self.max_timeouts < 1:
+            raise ValueError("max_timeouts must be at least 1")
         self.retry_policy  # noqa: B018 - validates the retry settings now, not at first use
 
     @property

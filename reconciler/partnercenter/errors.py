@@ -18,6 +18,7 @@ its own tree; the CLI maps these classes onto its exit codes and hints.
     │   └── UpgradeOwnershipError   400/900111: upgrade id belongs to another customer
     ├── NotEligibleError            create refused for an eligibility reason: the key is blocked
     ├── ThrottledError              429 after every retry: lower the rate or try later
+    ├── DeadlineExceeded            the run's deadline passed before the call could end
     └── ServiceError                5xx after every retry: Partner Center fault, report it
         └── TransportError          no HTTP answer at all (connection refused, timeout)
 
@@ -37,6 +38,7 @@ __all__ = [
     "ConfigurationError",
     "ConsentRequiredError",
     "CredentialsError",
+    "DeadlineExceeded",
     "InvalidEndpointError",
     "InvalidRequestError",
     "NotEligibleError",
@@ -174,6 +176,13 @@ class ThrottledError(PartnerCenterError):
             request_id=request_id,
         )
         self.retry_after = retry_after
+
+
+class DeadlineExceeded(PartnerCenterError):
+    """The run's deadline (``--timeout``) passed before this call could end; nothing more is
+    started. The message is the whole sentence "Stopped: the run reached its …"."""
+
+    hint = "run again, with a longer --timeout if the work needs it"
 
 
 class ServiceError(PartnerCenterError):

@@ -95,14 +95,20 @@ class RateLimiter:
             self._tat = max(self._tat, now) + self._interval
             return 0.0
 
-    def acquire(self) -> float:
-        """Wait until a request may be sent; return the time waited."""
+    def acquire(self, time_left: Callable[[], float] | None = None) -> float | None:
+        """Wait until a request may be sent; return the time waited.
+
+        With ``time_left`` (seconds until a deadline), give up and return None once it is 0.
+        """
         waited = 0.0
         while True:
             wait = self.try_take()
             if wait <= 0:
                 return waited
-            step = min(wait, POLL_SECONDS)
+            left = time_left() if time_left is not None else POLL_SECONDS
+            if left <= 0:
+                return None
+            step = min(wait, POLL_SECONDS, left)
             self._sleep(step)
             waited += step
 

@@ -5,6 +5,11 @@ send with connect/read timeouts, classify, tell the rate controller how it went,
 return or sleep and retry. Every attempt
 gets a new MS-CorrelationId; the MS-RequestId is fixed by the caller for the whole call, which
 is what makes a retried create idempotent.
+
+A call gives up after ``max_timeouts`` attempts that timed out. With a run deadline, every
+timeout and every wait is clipped to the time left and no attempt starts after it; a wait of
+``notice_after`` seconds or more is announced once per episode (every worker told to wait at
+about the same time is one episode) on the ``reconciler.partnercenter.notice`` logger.
 """
 
 from __future__ import annotations
@@ -17,8 +22,8 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -26,7 +31,7 @@ from urllib3.exceptions import NewConnectionError
 
 from .auth import TokenProvider
 from .config import ClientConfig
-from .errors import parse_fault
+from .errors import DeadlineExceeded, parse_fault
 from .limiter import ConcurrencyLimit, RateLimiter
 from .models import AttemptInfo, ClientStats
 from .retry import (
@@ -43,6 +48,16 @@ from .throttle import RateController
 __all__ = ["Call", "Exchange", "Reply", "Transport", "classify_exception"]
 
 log = logging.getLogger(__name__)
+#: Whole sentences for people, shown without -v (the CLI prints this logger's records plainly).
+notice = logging.getLogger("reconciler.partnercenter.notice")
+
+#: What a wait before a retry is about, for the notice.
+_WHY = {
+    Failure.THROTTLED: "throttled the request (HTTP 429)",
+    Failure.SERVER: "failed with a server error",
+    Failure.LOST: "did not answer",
+    Failure.NOT_SENT: "could not be reached",
+}
 
 AttemptCallback = Callable[[AttemptInfo], None]
 
@@ -86,6 +101,19 @@ class Exchange:
     correlation_id: str
     request_id: str
     retry_after: float | None
+    #: The deadline's "Stopped: …" sentence when the run's deadline ended the call.
+    stopped: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Try:
+    """One attempt: its answer or failure, when it was sent, and whether it timed out."""
+
+    reply: Reply | None
+    failure: Failure | None
+    error: str | None
+    sent_at: float
+    timed_out: bool
 
 
 def classify_exception(exc: requests.RequestException) -> Failure:
@@ -146,6 +174,7 @@ class Transport:
         self.concurrency = ConcurrencyLimit(config.max_concurrency)
         self._counts_lock = threading.Lock()
         self._requests = self._throttled = self._retries = 0
+        self._quiet_until = float("-inf")  # the wait episode announced last ends then
 
     def close(self) -> None:
         """Close the connection pool."""
@@ -168,20 +197,31 @@ class Transport:
             )
 
     def execute(self, call: Call) -> Exchange:
-        """Run ``call`` until it succeeds, fails for good, or the attempt budget is spent."""
-        attempts, refreshed, maybe_committed = 0, False, False
+        """Run ``call`` until it succeeds, fails for good, the attempt budget is spent, or the
+        run's deadline passes (:class:`DeadlineExceeded` when not one attempt was sent)."""
+        attempts, refreshed, maybe_committed, timeouts = 0, False, False, 0
         fresh: str | None = None
+        done: Exchange | None = None
+        deadline = self.config.deadline
         while True:
-            attempts += 1
+            if deadline is not None and deadline.expired():
+                if done is None:
+                    raise DeadlineExceeded(deadline.message, request_id=call.request_id)
+                return replace(done, stopped=deadline.message)
             # Asked per attempt: a long backoff can outlive a cached access token.
             token = fresh or self._tokens.get_token()
             correlation_id = str(uuid.uuid4())
-            reply, failure, error, sent_at = self._attempt(call, token, correlation_id, attempts)
+            tried = self._attempt(call, token, correlation_id, attempts + 1)
+            if tried is None:
+                continue  # the deadline passed before it could be sent
+            attempts += 1
+            failure = tried.failure
             maybe_committed = maybe_committed or failure in AMBIGUOUS
-            retry_after = _retry_after(reply, self._now())
-            self._account(reply, failure, sent_at, retry_after)
-            done = Exchange(reply, failure, error, attempts, maybe_committed, correlation_id,
-                            call.request_id, retry_after)
+            timeouts += tried.timed_out
+            retry_after = _retry_after(tried.reply, self._now())
+            self._account(tried.reply, failure, tried.sent_at, retry_after)
+            done = Exchange(tried.reply, failure, tried.error, attempts, maybe_committed,
+                            correlation_id, call.request_id, retry_after)
             if failure is None:
                 return done
             if failure is Failure.UNAUTHORIZED and not refreshed:
@@ -190,7 +230,10 @@ class Transport:
                 fresh = self._tokens.refresh(token)
                 if fresh is not None and fresh != token:
                     continue
-            if not should_retry(failure, attempts, self._policy):
+            if not should_retry(failure, attempts, self._policy) \
+                    or timeouts >= self.config.max_timeouts:
+                if deadline is not None and deadline.expired():
+                    return replace(done, stopped=deadline.message)
                 return done
             self._before_retry(call, failure, attempts, retry_after)
 
@@ -208,17 +251,50 @@ class Transport:
             "%s %s: %s on attempt %d; retrying in %.2f s (MS-RequestId=%s)",
             call.method, call.path, failure.value, attempts, delay, call.request_id,
         )
-        self._sleep(delay)
+        deadline = self.config.deadline
+        left = deadline.remaining() if deadline is not None else None
+        self._announce(failure, retry_after, delay, left)
+        self._sleep(delay if left is None else min(delay, left))
 
-    def _attempt(
-        self, call: Call, token: str, correlation_id: str, attempt: int
-    ) -> tuple[Reply | None, Failure | None, str | None, float]:
-        self.limiter.acquire()
+    def _announce(self, failure: Failure, retry_after: float | None, delay: float,
+                  left: float | None) -> None:
+        """Say once per episode, in a whole sentence, that the run waits (and until when)."""
+        if delay < self.config.notice_after:
+            return
+        start = self._clock()
+        with self._counts_lock:
+            episode = start < self._quiet_until
+            self._quiet_until = max(self._quiet_until, start + min(delay, left or delay))
+        if episode:
+            return  # another worker already said so for this episode
+        asked = (f"Partner Center asked to wait {retry_after:.0f}s (Retry-After)"
+                 if retry_after is not None else f"Partner Center {_WHY.get(failure, 'failed')}")
+        deadline = self.config.deadline
+        if deadline is not None and left is not None and delay >= left:
+            until = self._now() + timedelta(seconds=left)
+            notice.warning("%s, longer than is left of the run's %s; the run will stop at "
+                           "%s UTC.", asked, deadline.limit, f"{until:%H:%M:%S}")
+            return
+        until = self._now() + timedelta(seconds=delay)
+        notice.warning("%s; waiting %.0fs, until %s UTC.", asked, delay, f"{until:%H:%M:%S}")
+
+    def _attempt(self, call: Call, token: str, correlation_id: str, attempt: int) -> _Try | None:
+        deadline = self.config.deadline
+        time_left = deadline.remaining if deadline is not None else None
+        if self.limiter.acquire(time_left) is None:
+            return None
         with self.concurrency.slot():
+            left = deadline.remaining() if deadline is not None else None
+            if left is not None and left <= 0:
+                return None  # the slot came too late: nothing was sent
             started = self.controller.sent() if self.controller is not None else self._clock()
             reply: Reply | None = None
             failure: Failure | None
             error: str | None = None
+            timed_out = False
+            connect, read = self.config.connect_timeout, self.config.read_timeout
+            if left is not None:
+                connect, read = min(connect, left), min(read, left)
             try:
                 # Prepared here and sent directly: Session.request would merge session-level
                 # settings (none are used) on every call, a measurable share of the CPU.
@@ -228,7 +304,7 @@ class Transport:
                 ).prepare()
                 response = self._session.send(
                     prepared,
-                    timeout=(self.config.connect_timeout, self.config.read_timeout),
+                    timeout=(connect, read),
                     allow_redirects=False,  # never forward the bearer token elsewhere
                     verify=self._verify,
                     proxies=self._proxies,
@@ -237,9 +313,10 @@ class Transport:
                 failure = classify_status(reply.status)
             except requests.RequestException as exc:
                 failure, error = classify_exception(exc), type(exc).__name__
+                timed_out = isinstance(exc, requests.Timeout)
             duration = self._clock() - started
         self._report(call, reply, error, correlation_id, duration, attempt)
-        return reply, failure, error, started
+        return _Try(reply, failure, error, started, timed_out)
 
     def _account(self, reply: Reply | None, failure: Failure | None, sent_at: float,
                  retry_after: float | None) -> None:

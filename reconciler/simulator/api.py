@@ -108,6 +108,8 @@ class Service:
         )
         # Creates are serialised so that a dedup check and the create it guards are one step.
         self._create_lock = threading.Lock()
+        #: Set when the simulator stops: requests held by a ``hang`` fault are let go.
+        self.released = threading.Event()
 
     def handle(self, request: ApiRequest) -> Outcome:
         """Answer one request (or decide to drop its connection)."""
@@ -122,6 +124,10 @@ class Service:
         if decision.kind == "drop_before":
             self.stats.bump("dropped")
             return Outcome(None, drop=True)
+        if decision.kind == "hang":
+            self.stats.bump("hung")
+            if self.released.wait(decision.hang_ms / 1000.0 if decision.hang_ms else None):
+                return Outcome(None, drop=True)  # stopping: close, having processed nothing
         if self.config.latency_ms:
             time.sleep(self.config.latency_ms / 1000.0)
         body = _Body.parse(request.body) if request.method == "POST" else _Body(None)

@@ -60,6 +60,7 @@ class Simulator:
         """Load the world file (if any), bind, and serve in background threads."""
         if self._server is not None:
             return self
+        self._service.released.clear()
         if self.config.world_path is not None and self._saver is None:
             self._attach_world_file(self.config.world_path)
         server = ApiServer(
@@ -87,6 +88,7 @@ class Simulator:
             self._token_server.stop()
             self._token_server = None
         server, self._server = self._server, None
+        self._service.released.set()  # let requests held by a ``hang`` fault go
         if server is not None:
             server.shutdown()
             server.close_connections()

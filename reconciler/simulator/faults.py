@@ -8,10 +8,10 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 FaultRoute = Literal["create", "eligibility", "status", "customers", "*"]
-FaultKind = Literal["500", "503", "429", "drop_before", "drop_after", "delay"]
+FaultKind = Literal["500", "503", "429", "drop_before", "drop_after", "delay", "hang"]
 
 ROUTES: tuple[str, ...] = ("create", "eligibility", "status", "customers", "*")
-KINDS: tuple[str, ...] = ("500", "503", "429", "drop_before", "drop_after", "delay")
+KINDS: tuple[str, ...] = ("500", "503", "429", "drop_before", "drop_after", "delay", "hang")
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,7 +21,10 @@ class Fault:
     ``rate`` is the chance that a matching request is hit; ``count`` caps how many times the
     rule fires (None: forever). ``delay`` sleeps ``delay_ms`` and lets the request go on;
     ``drop_before`` closes the connection without processing the request; ``drop_after``
-    processes it (an upgrade may be created) and then closes without answering.
+    processes it (an upgrade may be created) and then closes without answering. ``hang``
+    accepts the request and never answers (until the simulator stops, which closes the
+    connection), or with ``delay_ms`` answers only after that long, like a stalled gateway.
+    A ``429`` carries the simulator's ``retry_after_seconds`` in ``Retry-After``.
     """
 
     route: FaultRoute | str = "*"
@@ -61,6 +64,8 @@ class FaultDecision:
 
     delay_ms: float = 0.0
     kind: str | None = None
+    #: For ``hang``: answer after this long (0: never, until the simulator stops).
+    hang_ms: float = 0.0
 
 
 NO_FAULT = FaultDecision()
@@ -88,7 +93,7 @@ class FaultSet:
         """Roll the dice for one request on ``route`` and consume the rules that fire."""
         if not self._rules:  # the common, fast case: no lock, no randomness
             return NO_FAULT
-        delay, kind = 0.0, None
+        delay, kind, hang_ms = 0.0, None, 0.0
         with self._lock:
             for rule in self._rules:
                 fault = rule.fault
@@ -103,5 +108,5 @@ class FaultSet:
                 if fault.kind == "delay":
                     delay += fault.delay_ms
                 else:
-                    kind = fault.kind
-        return FaultDecision(delay, kind)
+                    kind, hang_ms = fault.kind, fault.delay_ms
+        return FaultDecision(delay, kind, hang_ms if kind == "hang" else 0.0)

@@ -36,6 +36,8 @@ class Stats:
     replays: int = 0
     dropped: int = 0
     injected: int = 0
+    #: Requests a ``hang`` fault held without an answer.
+    hung: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def bump(self, name: str) -> None:
@@ -47,6 +49,7 @@ class Stats:
         """Set every counter to zero."""
         with self._lock:
             self.throttled = self.duplicates = self.replays = self.dropped = self.injected = 0
+            self.hung = 0
 
 
 class Recorder:

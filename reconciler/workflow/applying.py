@@ -122,14 +122,22 @@ def _carry_out(settings: Settings, recorder: StateRecorder, history: History,
                      on_attempt=history.call, notice=notice_of(hooks.progress)) as client:
         if isinstance(hooks.progress, WatchesClient):
             hooks.progress.watch(client.stats)
+        deadline = client.config.deadline
         applier = Applier(client, recorder, history=history, stop=stop,
-                          on_outcome=hooks.on_outcome, max_failures=options.max_failures)
+                          on_outcome=hooks.on_outcome, max_failures=options.max_failures,
+                          deadline=deadline)
         result = applier.run(prepared.plan, parallelism)
-        if options.wait and not stop.is_set():
+        if options.wait and not stop.is_set() and result.aborted is None:
+            timeout, timed_out = options.wait_timeout, "--wait-timeout ran out"
+            if deadline is not None and deadline.remaining() < timeout:
+                timeout, timed_out = deadline.remaining(), deadline.reason
             waited = wait_for(client, recorder, started_upgrades(result.outcomes),
-                              timeout=options.wait_timeout, stop_requested=stop.is_set,
-                              history=history, on_outcome=hooks.on_outcome)
+                              timeout=timeout, stop_requested=stop.is_set,
+                              history=history, on_outcome=hooks.on_outcome,
+                              timed_out=timed_out)
             result = result.merged(waited, interrupted=stop.is_set())
+            if deadline is not None and deadline.expired() and not result.interrupted:
+                result = replace(result, aborted=deadline.reason)
     return result
 
 

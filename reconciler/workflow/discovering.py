@@ -25,6 +25,7 @@ from reconciler.model import Desired, parse_customer_id
 from reconciler.partnercenter import (
     AuthenticationError,
     Customer,
+    DeadlineExceeded,
     PartnerCenterClient,
     PartnerCenterError,
 )
@@ -151,8 +152,8 @@ def _read_all(client: PartnerCenterClient, parallelism: int,
             unread.append(Unread(customer.id, customer.company_name,
                                  f"Partner Center listed it, but {exc.message[0].lower()}"
                                  f"{exc.message[1:]}"))
-        except AuthenticationError:
-            stop.set()  # every other call would be refused the same way
+        except (AuthenticationError, DeadlineExceeded):
+            stop.set()  # every other call would be refused the same way, or not start
             raise
         except PartnerCenterError as exc:
             log.warning("discover could not read customer %s: %s", customer.id, exc)

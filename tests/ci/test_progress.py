@@ -78,3 +78,27 @@ def test_the_rate_found_is_shown_once_the_client_paces() -> None:
     progress(5, 10)
     assert stream.getvalue().endswith(", 6.2 requests/s")
     assert "throttled" not in stream.getvalue()
+
+
+def test_a_notice_from_the_client_goes_on_its_own_line_above_the_live_line() -> None:
+    import logging
+
+    from reconciler.cli.logs import NoticeHandler
+
+    stream, clock = Stream(tty=True), Clock()
+    progress = Progress("Refreshing", stream=stream, clock=clock, width=lambda: 200)
+    clock.now += 1
+    progress(1, 4)
+    handler = NoticeHandler()
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    try:
+        handler.emit(logging.LogRecord(
+            "reconciler.partnercenter.notice", logging.WARNING, __file__, 1,
+            "Partner Center asked to wait 60s (Retry-After); waiting 60s, until 12:00:00 UTC.",
+            None, None))
+    finally:
+        progress.finish()
+    assert stream.getvalue() == (
+        "\r\x1b[2KRefreshing: 1/4 (25%), 1.0/s, ETA 3s"
+        "\r\x1b[2KPartner Center asked to wait 60s (Retry-After); waiting 60s, until 12:00:00 "
+        "UTC.\n")

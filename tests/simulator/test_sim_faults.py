@@ -192,3 +192,29 @@ def test_request_cut_off_mid_body_is_never_served_or_remembered(api: Api, custom
         replay = api.create(customer, request_id=request_id)
         assert replay.status_code == 202, replay.text
     assert len(api.sim.world.upgrades_for(customer)) == 1
+
+
+def test_hang_reads_the_request_and_never_answers_until_the_simulator_stops(
+        make_api: MakeApi) -> None:
+    api = make_api()
+    customer_id = new_id()
+    api.sim.world.add_customer(customer_id)
+    api.sim.add_fault(parse_fault("create:hang"))
+    with pytest.raises(requests.ReadTimeout):
+        requests.post(api.sim.url + "/v1/productUpgrades", timeout=(2, 0.3),
+                      json={"customerId": customer_id, "productFamily": "Azure"},
+                      headers={"Authorization": f"Bearer {api.sim.token}"})
+    assert api.sim.stats.hung == 1
+    assert api.sim.world.upgrades_for(customer_id) == []  # nothing processed
+    started = time.monotonic()
+    api.sim.stop()  # lets the held request go: stopping does not wait for it
+    assert time.monotonic() - started < 3
+
+
+def test_hang_with_a_delay_answers_that_late(api: Api, customer: str) -> None:
+    api.sim.add_fault(Fault(route="eligibility", kind="hang", delay_ms=300, count=1))
+    started = time.monotonic()
+    answer = api.eligibility(customer)
+    assert answer.status_code == 200
+    assert time.monotonic() - started >= 0.3
+    assert api.sim.stats.hung == 1
