@@ -173,7 +173,10 @@ def confirm(question: str, details: Sequence[str], *, cancelled: str, unchanged:
     try:
         # Not click.prompt: it turns Ctrl-C into a bare Abort without ending the line. A
         # KeyboardInterrupt reaches click's main, which ends the line, and the CLI exits 130.
-        answer = input("  Enter a value: ").strip()
+        # The prompt is written before input() is called: a Ctrl-C that came while input()
+        # itself wrote it would be noted but never interrupt the read that follows.
+        click.echo("  Enter a value: ", nl=False)
+        answer = input().strip()
     except EOFError:
         click.echo()  # the cursor is still on the prompt's line
         answer = ""
