@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 
 from reconciler.apply import Outcome, Result
 from reconciler.backends import StateRecorder
+from reconciler.errors import StateError
 from reconciler.history import History
 from reconciler.partnercenter import PartnerCenterClient, PartnerCenterError
 from reconciler.refresh import read_status, read_verification
@@ -46,21 +47,26 @@ def wait_for(client: PartnerCenterClient, recorder: StateRecorder, outcomes: Seq
     pending = {o.key: o for o in outcomes if o.upgrade_id is not None}
     final: dict[object, Outcome] = {}
     delay = FIRST_DELAY
-    while pending and not stop_requested():
+    halted: str | None = None  # why polling stopped early (a state write failed)
+    while pending and not stop_requested() and halted is None:
         remaining = deadline - clock.monotonic()
         if remaining <= 0:
             break
         clock.sleep(min(delay, remaining))
         delay = min(delay * 2, MAX_DELAY)
-        for key, outcome in list(pending.items()):
-            done = _poll(client, recorder, outcome, history)
-            if done is not None:
-                final[key] = done
-                del pending[key]
-                if on_outcome is not None:
-                    on_outcome(done)
+        try:
+            for key, outcome in list(pending.items()):
+                done = _poll(client, recorder, outcome, history)
+                if done is not None:
+                    final[key] = done
+                    del pending[key]
+                    if on_outcome is not None:
+                        on_outcome(done)
+        except StateError as exc:
+            # A full disk, say: a status seen but not recorded is seen again by the next plan.
+            halted = f"the state could not be written ({exc.message.rstrip('.')})"
     for key, outcome in pending.items():
-        when = "the wait was interrupted" if stop_requested() else timed_out
+        when = halted or ("the wait was interrupted" if stop_requested() else timed_out)
         final[key] = replace(outcome, result=Result.IN_PROGRESS,
                              message=f"upgrade {outcome.upgrade_id} was still running when "
                                      f"{when}; later plans pick up its progress")
