@@ -278,10 +278,12 @@ class Applier:
                              upgrade_id=None, remote_status=None, error=None,
                              attempts=base.attempts + 1, updated_at=utc_now(),
                              in_progress_since=None, line_items=())
-            self._record(change, "intent", intent)  # the write checks the lock is still ours
+            self._record(change, "intent", intent)
             base = intent
-        else:
-            self.recorder.confirm_lock()  # no intent to write: check the lock all the same
+        # Checked again right before the POST, not only by the intent's write: a run stopped
+        # while its intent was being made durable (SIGSTOP, a suspended laptop) may have been
+        # force-unlocked meanwhile, and must not create for a customer another run now owns.
+        self.recorder.confirm_lock()
         try:
             result = self.client.create(change.customer_id, change.product_family, request_id)
         except NotEligibleError as exc:

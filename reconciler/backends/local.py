@@ -280,15 +280,15 @@ class LocalBackend:
                     f"Change serial {change.serial} does not follow the state's serial "
                     f"{self._serial} in {self.path}."
                 )
-            fd = self._open_journal()
             line = journal.encode(self._lineage, change)
             try:
-                write_all(fd, line)
+                write_all(self._open_journal(), line)
             except OSError as exc:
                 # Cut off what part of the line was written (a full disk, say): the next
                 # change, or the next run, then follows whole lines only.
-                with contextlib.suppress(OSError):
-                    os.ftruncate(fd, self._journal_size)
+                if self._journal_fd is not None:
+                    with contextlib.suppress(OSError):
+                        os.ftruncate(self._journal_fd, self._journal_size)
                 self._journal_failed()
                 raise StateError(f"Cannot record a change in {self.journal_path}: "
                                  f"{exc.strerror or exc}.") from exc
@@ -370,21 +370,38 @@ class LocalBackend:
             callback()
 
     def _open_journal(self) -> int:
+        """This lock holder's own journal file: the sound part copied, renamed into place.
+
+        A file of its own rather than the one it found: a run that lost the lock while stopped
+        (SIGSTOP, then force-unlock) still holds the old file open when it resumes, and what it
+        writes then goes to a file gone from the directory, not into this run's journal. The
+        copy also leaves out a torn last line and ends an entry that lost its newline.
+        """
         if self._journal_fd is not None:
             return self._journal_fd
-        created = not self.journal_path.exists()
-        fd = os.open(self.journal_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-        if os.fstat(fd).st_size > self._valid_journal_length:
-            # Drop a torn last line, or the next change would follow garbage.
-            os.ftruncate(fd, self._valid_journal_length)
-            os.fsync(fd)
+        try:
+            with open(self.journal_path, "rb") as f:
+                sound = f.read(self._valid_journal_length)
+        except FileNotFoundError:
+            sound = b""
         if self._journal_unterminated:
-            # A whole last entry that lost its newline: end it, or the next one would join it.
-            write_all(fd, b"\n")
-            self._journal_unterminated = False
-        if created:
-            fsync_directory(self.journal_path.parent)
-        self._journal_size = os.fstat(fd).st_size
+            sound += b"\n"
+        prefix = f".{self.journal_path.name}."
+        for stale in self.journal_path.parent.glob(prefix + "*.tmp"):
+            stale.unlink(missing_ok=True)  # left by a holder killed mid-copy; we hold the lock
+        tmp = self.journal_path.with_name(f"{prefix}{os.getpid()}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o644)
+        try:
+            write_all(fd, sound)
+            os.fsync(fd)
+            os.replace(tmp, self.journal_path)
+        except BaseException:
+            os.close(fd)
+            tmp.unlink(missing_ok=True)
+            raise
+        fsync_directory(self.journal_path.parent)
+        self._journal_unterminated = False
+        self._journal_size = len(sound)
         self._journal_fd = fd
         return fd
 
