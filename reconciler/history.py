@@ -187,17 +187,24 @@ WITNESS_BLOCK = 1 << 20
 WITNESS_LIMIT = 16 << 20
 
 
-def witnessed_serials(size: int, read_from: Callable[[int], bytes]) -> dict[str, int]:
+def witnessed_serials(size: int, read_range: Callable[[int, int], bytes]) -> dict[str, int]:
     """:func:`recorded_serials` of the end of a history of ``size`` bytes, read backwards.
 
-    ``read_from(start)`` returns the history's bytes from ``start`` to ``size``.
+    ``read_range(start, end)`` returns the history's bytes from ``start`` to ``end``. Each
+    block is read once; a line cut by a block's start is completed by the block before it.
     """
-    start = size
-    while start > 0 and size - start < WITNESS_LIMIT:
-        start = max(0, start - WITNESS_BLOCK)
-        found = recorded_serials(read_from(start))
+    end, carry = size, b""
+    while end > 0 and size - end < WITNESS_LIMIT:
+        start = max(0, end - WITNESS_BLOCK)
+        data = read_range(start, end) + carry
+        carry = b""
+        if start > 0:
+            cut = data.find(b"\n") + 1  # the first line may be partial: kept for the next
+            carry, data = (data, b"") if cut == 0 else (data[:cut], data[cut:])
+        found = recorded_serials(data)
         if found:
             return found
+        end = start
     return {}
 
 

@@ -122,7 +122,7 @@ def _witnessed_in(blob: BlobClient) -> dict[str, int]:
     """What one history segment witnesses, read backwards in ranged downloads."""
     size = int(blob.get_blob_properties().size)
 
-    def read_from(start: int) -> bytes:
-        return bytes(blob.download_blob(offset=start, length=size - start).readall())
+    def read_range(start: int, end: int) -> bytes:
+        return bytes(blob.download_blob(offset=start, length=end - start).readall())
 
-    return history.witnessed_serials(size, read_from)
+    return history.witnessed_serials(size, read_range)

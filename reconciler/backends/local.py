@@ -118,11 +118,11 @@ class LocalBackend:
             with open(self.history_path, "rb") as f:
                 size = f.seek(0, os.SEEK_END)
 
-                def read_from(start: int) -> bytes:
+                def read_range(start: int, end: int) -> bytes:
                     f.seek(start)
-                    return f.read(size - start)
+                    return f.read(end - start)
 
-                return history.witnessed_serials(size, read_from)
+                return history.witnessed_serials(size, read_range)
         except FileNotFoundError:
             return {}
         except OSError as exc:

@@ -182,3 +182,17 @@ def test_only_the_end_of_a_long_history_is_read_for_its_serial(state_path: Path)
     with pytest.raises(StateBehindHistory):  # found below 7.6 MB of calls
         LocalBackend(state_path).read()
     assert history.recorded_serials(history_path.read_bytes()) == {state.lineage: 3}
+
+
+@pytest.mark.parametrize("block", [7, 64, 333, 1 << 20])
+def test_reading_a_history_backwards_in_blocks_sees_what_reading_it_whole_sees(
+        block: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    lines = [b'{"kind":"call","path":"/x"}']
+    lines += [b'{"kind":"transition","lineage":"a","serial":%d,"detail":"%s"}' % (n, b"x" * n)
+              for n in range(1, 40)]
+    lines += [b'{"kind":"call","path":"/y"}'] * 5
+    data = b"\n".join(lines) + b"\n"
+    monkeypatch.setattr(history, "WITNESS_BLOCK", block)
+    assert history.witnessed_serials(len(data), lambda s, e: data[s:e]) == {"a": 39}
+    torn = data + b'{"kind":"transition","lineage":"a","serial":99'
+    assert history.witnessed_serials(len(torn), lambda s, e: torn[s:e]) == {"a": 39}
