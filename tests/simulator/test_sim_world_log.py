@@ -5,6 +5,7 @@ it into the snapshot without losing anything; a SIGKILLed simulator loses no ans
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -187,3 +188,40 @@ def test_a_sigkilled_simulator_remembers_every_answered_create(tmp_path: Path) -
         stored = world.remembered(request_id, None)
         assert stored is not None
         assert upgrade_id in dict(stored.headers)["Location"]
+
+
+def _manifest(root: Path, customers: list[str]) -> None:
+    (root / "manifests").mkdir()
+    rows = "".join(f"    - id: {c}\n      name: Customer {n}\n" for n, c in enumerate(customers))
+    (root / "manifests" / "wave.yaml").write_text(
+        "apiVersion: reconciler/v1\nkind: ProductUpgrades\nmetadata:\n  name: wave\nspec:\n"
+        f"  productFamily: Azure\n  customers:\n{rows}")
+    (root / "reconciler.yaml").write_text("# defaults\n")
+
+
+def test_simulate_apply_sigkilled_mid_run_then_rerun_makes_one_upgrade_each(
+        tmp_path: Path) -> None:
+    customers = [new_id() for _ in range(150)]
+    _manifest(tmp_path, customers)
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("RECONCILER_", "PARTNER_CENTER_", "GITHUB_", "TF_BUILD"))}
+    command = [sys.executable, "-m", "reconciler", "--simulate", "apply", "--auto-approve"]
+    proc = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    assert proc.stdout is not None
+    started: list[str] = []
+    while len(started) < 20:  # killed mid-creation, after 20 reported upgrades
+        line = proc.stdout.readline()
+        assert line, "apply ended before it was killed"
+        if ": started: upgrade " in line:
+            started.append(line.split()[-1])
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate(timeout=30)
+    reported = {u.id for u in _loaded(tmp_path / ".reconciler" / "simulator.json").snapshot()[1]}
+    assert set(started) <= reported  # what the simulator answered, it remembers
+    rerun = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True,
+                           timeout=300, check=False)
+    assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+    world = _loaded(tmp_path / ".reconciler" / "simulator.json")
+    assert all(len(world.upgrades_for(c)) == 1 for c in customers)
+    assert set(started) <= {u.id for u in world.snapshot()[1]}
