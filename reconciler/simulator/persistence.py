@@ -174,18 +174,19 @@ class _Loaded:
     responses: dict[str, StoredResponse] = field(default_factory=dict)
 
     def apply(self, doc: dict[str, Any]) -> None:
-        for c in doc.get("customers", []):
-            customer = _customer_from_json(c)
-            self.customers[customer.id] = customer
-        for u in doc.get("upgrades", []):
-            upgrade = _upgrade_from_json(u)
+        """Add one document's records (all parsed first: a bad one changes nothing)."""
+        customers = [_customer_from_json(c) for c in doc.get("customers", [])]
+        upgrades = [_upgrade_from_json(u) for u in doc.get("upgrades", [])]
+        gone = [str(upgrade_id) for upgrade_id in doc.get("gone_upgrades", [])]
+        responses = {str(k): _response_from_json(v) for k, v in doc.get("responses", {}).items()}
+        self.customers.update((c.id, c) for c in customers)
+        for upgrade in upgrades:
             self.upgrades[upgrade.id] = upgrade
             self.gone.discard(upgrade.id)
-        for upgrade_id in doc.get("gone_upgrades", []):
-            self.upgrades.pop(str(upgrade_id), None)
-            self.gone.add(str(upgrade_id))
-        for k, v in doc.get("responses", {}).items():
-            self.responses[str(k)] = _response_from_json(v)
+        for upgrade_id in gone:
+            self.upgrades.pop(upgrade_id, None)
+            self.gone.add(upgrade_id)
+        self.responses.update(responses)
 
 
 def _read_snapshot(path: Path) -> _Loaded | None:
@@ -240,6 +241,10 @@ def _read(path: Path) -> _Loaded | None:
     loaded = _read_snapshot(path)
     if loaded is not None:
         _read_log(log_path(path), loaded)
+    elif log_path(path).exists():  # a compaction writes the snapshot first: not a crash
+        raise StateError(f"The simulator world log {log_path(path)} exists but its snapshot "
+                         f"{path} does not: restore {path.name}, or remove both to start "
+                         "with a new world.")
     return loaded
 
 

@@ -225,3 +225,24 @@ def test_simulate_apply_sigkilled_mid_run_then_rerun_makes_one_upgrade_each(
     world = _loaded(tmp_path / ".reconciler" / "simulator.json")
     assert all(len(world.upgrades_for(c)) == 1 for c in customers)
     assert set(started) <= {u.id for u in world.snapshot()[1]}
+
+
+def test_a_log_without_its_snapshot_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "world.json"
+    with make_sim(world_path=path) as sim:
+        sim.world.add_customer(new_id())
+    path.unlink()
+    with pytest.raises(StateError, match=r"world\.json\.log exists but its snapshot"):
+        make_sim(world_path=path).start()
+
+
+def test_a_damaged_last_line_is_ignored_whole(tmp_path: Path) -> None:
+    path = tmp_path / "world.json"
+    kept, half = new_id(), new_id()
+    with make_sim(world_path=path) as sim:
+        sim.world.add_customer(kept)
+        sim.world.revert(kept)  # nothing to revert: only the customer is written again
+    log = log_path(path)
+    line = {"customers": [{"id": half, "name": "Half"}], "upgrades": [{"id": "x"}]}
+    log.write_text(log.read_text() + json.dumps(line) + "\n")
+    assert [c.id for c in _loaded(path).customers()] == [kept]
