@@ -14,7 +14,7 @@ from reconciler.simulator.api import Service
 from reconciler.simulator.auth import AccessTokens
 from reconciler.simulator.config import SimulatorConfig
 from reconciler.simulator.faults import Fault, FaultSet
-from reconciler.simulator.persistence import WorldSaver, load_world
+from reconciler.simulator.persistence import WorldFile
 from reconciler.simulator.recording import RecordedRequest, Recorder, Stats
 from reconciler.simulator.server import ApiServer
 from reconciler.simulator.world import Lifecycle, World
@@ -51,7 +51,7 @@ class Simulator:
         self._service = Service(self.config, self.world, self.tokens, self._faults, self.stats)
         self._server: ApiServer | None = None
         self._thread: threading.Thread | None = None
-        self._saver: WorldSaver | None = None
+        self._saver: WorldFile | None = None
         self._token_server: TokenServer | None = None
 
     # -- lifecycle ----------------------------------------------------------------------
@@ -77,10 +77,11 @@ class Simulator:
         return self
 
     def _attach_world_file(self, path: Path) -> None:
-        load_world(self.world, path)
-        self._saver = WorldSaver(self.world, path)
-        self.world.add_listener(self._saver.save)
-        self._saver.save()  # a first save proves the file is writable, before any client call
+        # Loads the snapshot and its log, and compacts them: that proves the files writable
+        # before any client call. Each change is then appended before its response is sent.
+        self._saver = WorldFile(self.world, path)
+        self._saver.attach()
+        self.world.add_listener(self._saver.append)
 
     def stop(self) -> None:
         """Stop serving, cut open connections and save the world."""
@@ -97,7 +98,7 @@ class Simulator:
             self._thread.join(timeout=5)
             self._thread = None
         if self._saver is not None:
-            self._saver.save()
+            self._saver.close()
 
     def save(self) -> None:
         """Save the world now (no-op without ``world_path``)."""

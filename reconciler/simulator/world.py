@@ -12,7 +12,7 @@ import logging
 import random
 import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -37,6 +37,7 @@ __all__ = [
     "FAILED",
     "IN_PROGRESS",
     "ApiError",
+    "Changes",
     "Customer",
     "Lifecycle",
     "StoredResponse",
@@ -48,6 +49,28 @@ __all__ = [
 #: Code and message given to an upgrade that fails by ``fail_rate`` (the docs name none).
 DEFAULT_FAILURE_CODE = "800003"
 DEFAULT_FAILURE_MESSAGE = "The upgrade could not be completed. Please try again later."
+
+
+@dataclass(slots=True)
+class _Dirty:
+    """Keys changed since the last :meth:`World.take_changes` (kept only while tracking)."""
+
+    customers: set[str] = field(default_factory=set)
+    upgrades: set[str] = field(default_factory=set)
+    responses: set[str] = field(default_factory=set)
+
+
+@dataclass(frozen=True, slots=True)
+class Changes:
+    """What changed: records as they are now, and the ids of upgrades that vanished."""
+
+    customers: list[Customer]
+    upgrades: list[Upgrade]
+    gone_upgrades: list[str]
+    responses: dict[str, StoredResponse]
+
+    def __bool__(self) -> bool:
+        return bool(self.customers or self.upgrades or self.gone_upgrades or self.responses)
 
 
 @dataclass(slots=True)
@@ -82,6 +105,8 @@ class World:
         self._listeners: list[Callable[[], None]] = []
         self._batch_depth = 0
         self._batch_dirty = False
+        self._tracking = False
+        self._dirty = _Dirty()
 
     # -- configuration -------------------------------------------------------------------
 
@@ -136,8 +161,17 @@ class World:
             if flush:
                 self._notify()
 
-    def _changed(self) -> None:
+    def _changed(
+        self,
+        customers: Iterable[str] = (),
+        upgrades: Iterable[str] = (),
+        responses: Iterable[str] = (),
+    ) -> None:
         with self._lock:
+            if self._tracking:
+                self._dirty.customers.update(customers)
+                self._dirty.upgrades.update(upgrades)
+                self._dirty.responses.update(responses)
             if self._batch_depth:
                 self._batch_dirty = True
                 return
@@ -172,7 +206,7 @@ class World:
         customer = Customer(normalize_id(customer_id), name, eligible, reason, api_error, legacy)
         with self._lock:
             self._state.customers[customer.id] = customer
-        self._changed()
+        self._changed(customers=[customer.id])
         return customer
 
     def ensure_customer(self, customer_id: str, name: str | None = None) -> Customer:
@@ -201,10 +235,10 @@ class World:
         with self._lock:
             ids = self._state.by_customer.get(key, ())
             found = [self._state.upgrades[i] for i in ids]
-            changed = [self._advance(u) for u in found]
+            changed = [u.id for u in found if self._advance(u)]
             copies = [replace(u) for u in found]
-        if any(changed):
-            self._changed()
+        if changed:
+            self._changed(upgrades=changed)
         return copies
 
     def upgrade(self, upgrade_id: str) -> Upgrade | None:
@@ -216,7 +250,7 @@ class World:
             changed = self._advance(found)
             copy = replace(found)
         if changed:
-            self._changed()
+            self._changed(upgrades=[copy.id])
         return copy
 
     def active_upgrade(self, customer_id: str) -> Upgrade | None:
@@ -248,7 +282,7 @@ class World:
             self._advance(upgrade)  # a zero delay completes at once
             copy = replace(upgrade)
         logger.debug("upgrade %s started for customer %s", upgrade.id, upgrade.customer_id)
-        self._changed()
+        self._changed(upgrades=[copy.id])
         return copy
 
     def _new_id(self) -> str:
@@ -292,7 +326,7 @@ class World:
             upgrade.completed_at = self._clock()
             upgrade.error_code = code
             upgrade.error_message = message
-        self._changed()
+        self._changed(upgrades=[upgrade.id])
 
     def revert(self, customer_id: str) -> list[str]:
         """Make the customer's upgrades vanish and the customer eligible again (drift).
@@ -309,7 +343,7 @@ class World:
                 self._state.customers[key] = replace(
                     customer, eligible=True, reason=None, error=None
                 )
-        self._changed()
+        self._changed(customers=[key] if customer is not None else [], upgrades=gone)
         return gone
 
     def set_end_state(self, customer_id: str, *, legacy_active: bool = False,
@@ -321,7 +355,7 @@ class World:
             customer = self._state.customers[key]
             self._state.customers[key] = replace(customer, legacy_active_again=legacy_active,
                                                  azure_plan_missing=plan_missing)
-        self._changed()
+        self._changed(customers=[key])
 
     def record_poll(self, upgrade_id: str) -> Upgrade | None:
         """Count one status poll of the upgrade and return its up-to-date copy (None: unknown)."""
@@ -333,7 +367,7 @@ class World:
             changed = self._advance(found)
             copy = replace(found)
         if changed or self._lifecycle.completion_after_polls is not None:
-            self._changed()
+            self._changed(upgrades=[copy.id])
         return copy
 
     def _advance(self, upgrade: Upgrade) -> bool:
@@ -375,9 +409,29 @@ class World:
         """Keep ``response`` as the answer to any replay of ``request_id``."""
         with self._lock:
             self._state.responses[normalize_id(request_id)] = response
-        self._changed()
+        self._changed(responses=[normalize_id(request_id)])
 
     # -- whole-world access for persistence ----------------------------------------------
+
+    def track_changes(self) -> None:
+        """From now on, remember which records change, for :meth:`take_changes`."""
+        with self._lock:
+            self._tracking = True
+
+    def take_changes(self) -> Changes:
+        """The records changed since the last call (copies), forgetting them."""
+        with self._lock:
+            dirty, self._dirty = self._dirty, _Dirty()
+            state = self._state
+            return Changes(
+                customers=[state.customers[k] for k in sorted(dirty.customers)
+                           if k in state.customers],
+                upgrades=[replace(state.upgrades[k]) for k in sorted(dirty.upgrades)
+                          if k in state.upgrades],
+                gone_upgrades=sorted(k for k in dirty.upgrades if k not in state.upgrades),
+                responses={k: state.responses[k] for k in sorted(dirty.responses)
+                           if k in state.responses},
+            )
 
     def snapshot(self) -> tuple[list[Customer], list[Upgrade], dict[str, StoredResponse]]:
         """Consistent copies of everything, for saving."""
@@ -393,8 +447,10 @@ class World:
         customers: list[Customer],
         upgrades: list[Upgrade],
         responses: dict[str, StoredResponse],
+        gone_upgrades: Iterable[str] = (),
     ) -> None:
-        """Merge what was saved into the world (no listeners are called).
+        """Merge what was saved into the world (no listeners are called); ``gone_upgrades``
+        (reverted since) are removed.
 
         Saved records win over ones with the same id; anything added before loading (e.g.
         customers seeded from manifests with :meth:`ensure_customer`) is kept.
@@ -403,6 +459,8 @@ class World:
             state = self._state
             state.customers.update({c.id: c for c in customers})
             state.upgrades.update({u.id: u for u in upgrades})
+            for upgrade_id in gone_upgrades:
+                state.upgrades.pop(upgrade_id, None)
             state.responses.update(responses)
             state.by_customer = {}
             for upgrade in sorted(state.upgrades.values(), key=lambda u: u.created_at):

@@ -198,14 +198,14 @@ def test_unreadable_world_is_a_clean_error(tmp_path: Path) -> None:
 
 def test_serve_flags_reach_the_simulator(tmp_path: Path) -> None:
     from reconciler.simulator import World
-    from reconciler.simulator.persistence import WorldSaver
+    from reconciler.simulator.persistence import WorldFile
 
     eligible, ineligible = (f"6f1b2c3d-0000-4000-8000-00000000000{n}" for n in (1, 2))
     world = World()
     world.add_customer(eligible)
     world.add_customer(ineligible, eligible=False, reason="Shared services.")
     path = tmp_path / "world.json"
-    WorldSaver(world, path).save()
+    WorldFile(world, path).save()
     port = _free_port()
     seen: dict[str, object] = {}
 

@@ -12,6 +12,7 @@ import requests
 
 from reconciler.errors import StateError
 from reconciler.simulator import Simulator, SimulatorConfig, World
+from reconciler.simulator.persistence import load_world
 from tests.simulator.helpers import Api, make_sim, new_id
 
 
@@ -64,14 +65,18 @@ def test_saved_after_each_mutation_without_stop(tmp_path: Path) -> None:
         customer = new_id()
         sim.world.add_customer(customer)
         upgrade_id = _api(sim).upgrade(customer)
-        doc = json.loads(path.read_text())  # read while running: a crash would leave this
-        assert [c["id"] for c in doc["customers"]] == [customer]
-        assert [u["id"] for u in doc["upgrades"]] == [upgrade_id]
+        seen = World()  # read while running: a crash would leave this
+        assert load_world(seen, path)
+        assert [c.id for c in seen.customers()] == [customer]
+        assert [u.id for u in seen.upgrades_for(customer)] == [upgrade_id]
         sim.world.revert(customer)
-        assert json.loads(path.read_text())["upgrades"] == []
+        reverted = World()
+        assert load_world(reverted, path)
+        assert reverted.upgrades_for(customer) == []
     finally:
         sim.stop()
-    assert [p.name for p in tmp_path.iterdir()] == ["world.json"]  # no temporary files left
+    # no temporary files left
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["world.json", "world.json.log"]
 
 
 def test_seeded_ids_do_not_collide_with_a_loaded_world(tmp_path: Path) -> None:

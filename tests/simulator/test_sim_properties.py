@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from reconciler.simulator import Simulator, World
-from reconciler.simulator.persistence import WorldSaver, load_world, world_to_json
+from reconciler.simulator.persistence import WorldFile, load_world, world_to_json
 from tests.simulator.helpers import make_sim, new_id
 
 CUSTOMER = "0b7e5c4a-9f1d-4c2e-8a3b-6d5f4e3c2b1a"
@@ -88,7 +88,7 @@ def test_saved_world_loads_back_unchanged(
                 world.fail_upgrade(upgrade.id)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "w.json"
-        WorldSaver(world, path).save()
+        WorldFile(world, path).save()
         loaded = World()
         assert load_world(loaded, path)
     assert json.dumps(world_to_json(loaded), sort_keys=True) == json.dumps(
