@@ -19,7 +19,7 @@ from reconciler.partnercenter import (
     StaticToken,
     TransportError,
 )
-from reconciler.simulator import Fault
+from reconciler.simulator import Fault, Simulator
 
 from .conftest import FAST, ClientFactory, SimFactory, new_id
 
@@ -34,12 +34,19 @@ class FakeClock:
         return self.now
 
 
-def test_a_server_that_never_answers_costs_at_most_max_timeouts_read_timeouts(
-        make_sim: SimFactory, make_client: ClientFactory) -> None:
+def _one_customer(make_sim: SimFactory, *, hang: str | None = None) -> tuple[Simulator, str]:
+    """A fresh simulator with one customer; with ``hang``, that route never answers."""
     sim = make_sim(fresh=True)
     customer = new_id()
     sim.world.add_customer(customer)
-    sim.add_fault(Fault(route="eligibility", kind="hang"))
+    if hang is not None:
+        sim.add_fault(Fault(route=hang, kind="hang"))
+    return sim, customer
+
+
+def test_a_server_that_never_answers_costs_at_most_max_timeouts_read_timeouts(
+        make_sim: SimFactory, make_client: ClientFactory) -> None:
+    sim, customer = _one_customer(make_sim, hang="eligibility")
     client = make_client(sim, read_timeout=0.3, max_attempts=5, max_timeouts=2)
     started = time.monotonic()
     with pytest.raises(TransportError, match=r"ReadTimeout; attempts made: 2"):
@@ -50,10 +57,7 @@ def test_a_server_that_never_answers_costs_at_most_max_timeouts_read_timeouts(
 
 def test_the_deadline_clips_the_read_timeout_and_says_stopped(
         make_sim: SimFactory, make_client: ClientFactory) -> None:
-    sim = make_sim(fresh=True)
-    customer = new_id()
-    sim.world.add_customer(customer)
-    sim.add_fault(Fault(route="eligibility", kind="hang"))
+    sim, customer = _one_customer(make_sim, hang="eligibility")
     deadline = Deadline(time.monotonic() + 0.4, "--timeout of 0.4s")
     client = make_client(sim, read_timeout=30.0, max_attempts=5, deadline=deadline)
     started = time.monotonic()
@@ -66,9 +70,7 @@ def test_the_deadline_clips_the_read_timeout_and_says_stopped(
 
 def test_no_call_starts_after_the_deadline(make_sim: SimFactory,
                                            make_client: ClientFactory) -> None:
-    sim = make_sim(fresh=True)
-    customer = new_id()
-    sim.world.add_customer(customer)
+    sim, customer = _one_customer(make_sim)
     client = make_client(sim, deadline=Deadline(time.monotonic() - 1, "--timeout of 1s"))
     with pytest.raises(DeadlineExceeded, match=r"^Stopped: the run reached its --timeout"):
         client.create(customer, "Azure", new_id())
@@ -78,10 +80,7 @@ def test_no_call_starts_after_the_deadline(make_sim: SimFactory,
 
 def test_a_create_the_deadline_cuts_is_an_unknown_outcome_not_an_error(
         make_sim: SimFactory, make_client: ClientFactory) -> None:
-    sim = make_sim(fresh=True)
-    customer = new_id()
-    sim.world.add_customer(customer)
-    sim.add_fault(Fault(route="create", kind="hang"))
+    sim, customer = _one_customer(make_sim, hang="create")
     client = make_client(sim, read_timeout=30.0,
                          deadline=Deadline(time.monotonic() + 0.3, "--timeout of 0.3s"))
     result = client.create(customer, "Azure", new_id())
